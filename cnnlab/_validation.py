@@ -1,0 +1,66 @@
+"""Argument checks shared by every public function.
+
+Each check raises a ``ValueError`` or ``TypeError`` whose message names the
+argument, says what it received and what it needs, so that a student who
+passes the wrong thing is told exactly what to fix.
+"""
+
+import numbers
+
+import numpy as np
+
+
+def as_array(x, name, ndim=None, dtype=None, finite=True):
+    """Return ``x`` as a floating-point ndarray after checking it.
+
+    ``ndim`` may be an int or a tuple of allowed ints. float32 input stays
+    float32; every other numeric input becomes float64 (or ``dtype`` if
+    given). Booleans, strings and objects are rejected with a TypeError.
+    """
+    arr = np.asarray(x)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(
+            f"{name} must hold numbers (int or float), got dtype {arr.dtype}"
+        )
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be real-valued, got dtype {arr.dtype}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            need = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(
+                f"{name} must be {need}, got a {arr.ndim}-D array of shape {arr.shape}"
+            )
+    if dtype is None:
+        dtype = np.float32 if arr.dtype == np.float32 else np.float64
+    arr = arr.astype(dtype, copy=False)
+    if finite and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf; every value must be finite")
+    return arr
+
+
+def check_int(value, name, minimum=None):
+    """Return ``value`` as an int, requiring ``value >= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def as_pair(value, name, minimum=None):
+    """Return an ``(h, w)`` pair of ints from an int or a 2-sequence."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or an (h, w) pair, got {value!r}")
+        return tuple(check_int(v, name, minimum) for v in value)
+    v = check_int(value, name, minimum)
+    return (v, v)
+
+
+def check_mode(mode):
+    """Return ``mode`` if it is one of 'valid', 'same', 'full'."""
+    if mode not in ("valid", "same", "full"):
+        raise ValueError(f"mode must be 'valid', 'same' or 'full', got {mode!r}")
+    return mode
