@@ -1,0 +1,109 @@
+"""Deliberately wrong implementations, used to recognise a student's mistake.
+
+When an answer is wrong, the checks compute what each of these common
+mistakes would have produced on the same input. If the student's output
+equals one of them, the feedback names that mistake. They are written as
+plain loops so that each one reads like the bug it imitates.
+"""
+
+import numpy as np
+
+from cnnlab import functional as F
+
+
+def flip_kernel(weight):
+    """Reverse the kernel along its spatial axes (the last one or two)."""
+    weight = np.asarray(weight, dtype=float)
+    if weight.ndim == 1:
+        return weight[::-1].copy()
+    return weight[..., ::-1, ::-1].copy()
+
+
+def swap_height_width(out):
+    """The output with its last two axes transposed."""
+    return np.swapaxes(np.asarray(out, dtype=float), -1, -2)
+
+
+def conv2d_backward_overwrite(dout, x, weight, stride=1, padding=0):
+    """conv2d backward written with ``=`` instead of ``+=``.
+
+    Overlapping windows then overwrite each other's contributions to ``dx``
+    and earlier output positions are forgotten in ``dweight``.
+    """
+    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
+    x_pad = np.pad(np.asarray(x, float), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    n_batch, _, h_out, w_out = dout.shape
+    _, _, kh, kw = weight.shape
+    dx_pad = np.zeros_like(x_pad)
+    dweight = np.zeros_like(weight, dtype=float)
+    for n in range(n_batch):
+        for i in range(h_out):
+            for j in range(w_out):
+                rows = slice(i * sh, i * sh + kh)
+                cols = slice(j * sw, j * sw + kw)
+                g = dout[n, :, i, j]                      # (C_out,)
+                dx_pad[n, :, rows, cols] = np.einsum("o,oikl->ikl", g, weight)
+                dweight[...] = np.einsum("o,ikl->oikl", g, x_pad[n, :, rows, cols])
+    dx = dx_pad[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]]
+    return dx, dweight
+
+
+def max_pool2d_backward_overwrite(dout, x, kernel_size, stride=None):
+    """max-pool backward with ``dx[argmax] = g`` instead of ``+=``."""
+    kh, kw = _pair(kernel_size)
+    sh, sw = _pair(stride if stride is not None else kernel_size)
+    dx = np.zeros_like(x, dtype=float)
+    n_batch, channels, h_out, w_out = dout.shape
+    for n in range(n_batch):
+        for c in range(channels):
+            for i in range(h_out):
+                for j in range(w_out):
+                    window = x[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw]
+                    u, v = np.unravel_index(np.argmax(window), window.shape)
+                    dx[n, c, i * sh + u, j * sw + v] = dout[n, c, i, j]
+    return dx
+
+
+def max_pool2d_backward_spread(dout, x, kernel_size, stride=None):
+    """max-pool backward that sends the gradient to every cell of the window."""
+    kh, kw = _pair(kernel_size)
+    sh, sw = _pair(stride if stride is not None else kernel_size)
+    dx = np.zeros_like(x, dtype=float)
+    n_batch, channels, h_out, w_out = dout.shape
+    for i in range(h_out):
+        for j in range(w_out):
+            dx[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw] += dout[:, :, i:i + 1, j:j + 1]
+    return dx
+
+
+def max_pool2d_backward_first_cell(dout, x, kernel_size, stride=None):
+    """max-pool backward that always sends the gradient to the window's top-left cell."""
+    kh, kw = _pair(kernel_size)
+    sh, sw = _pair(stride if stride is not None else kernel_size)
+    dx = np.zeros_like(x, dtype=float)
+    _, _, h_out, w_out = dout.shape
+    for i in range(h_out):
+        for j in range(w_out):
+            dx[:, :, i * sh, j * sw] += dout[:, :, i, j]
+    return dx
+
+
+def pool2d_generic(x, kernel_size, stride, reduce):
+    """Pooling with an arbitrary reduction (np.max, np.min, np.mean, np.sum)."""
+    kh, kw = _pair(kernel_size)
+    sh, sw = _pair(stride if stride is not None else kernel_size)
+    n_batch, channels, h, w = x.shape
+    h_out, w_out = (h - kh) // sh + 1, (w - kw) // sw + 1
+    out = np.zeros((n_batch, channels, h_out, w_out))
+    for i in range(h_out):
+        for j in range(w_out):
+            window = x[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            out[:, :, i, j] = reduce(window, axis=(2, 3))
+    return out
+
+
+def _pair(value):
+    if isinstance(value, (tuple, list)):
+        return int(value[0]), int(value[1])
+    return int(value), int(value)
+
