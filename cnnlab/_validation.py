@@ -64,3 +64,32 @@ def check_mode(mode):
     if mode not in ("valid", "same", "full"):
         raise ValueError(f"mode must be 'valid', 'same' or 'full', got {mode!r}")
     return mode
+
+
+def check_shape(arr, name, shape, what):
+    """Require ``arr.shape == shape``; ``what`` says where ``shape`` comes from."""
+    if tuple(arr.shape) != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)} ({what}), got {tuple(arr.shape)}")
+    return arr
+
+
+def check_positive_float(value, name):
+    """Return ``value`` as a float, requiring a finite number > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def as_labels(targets, name, n, num_classes):
+    """Return integer class labels of shape ``(n,)`` with values in ``[0, num_classes)``."""
+    arr = np.asarray(targets)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer class labels, got dtype {arr.dtype}")
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},) (one label per row of logits), got {arr.shape}")
+    bad = (arr < 0) | (arr >= num_classes)
+    if np.any(bad):
+        raise ValueError(f"{name} must be in [0, {num_classes}), got {arr[bad][0]} at index {int(np.argmax(bad))}")
+    return arr.astype(np.intp)
