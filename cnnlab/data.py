@@ -216,11 +216,10 @@ def _fetch(url, dest, desc=None):
                 bar.update(len(chunk))
 
 
-def _md5_uncompressed(path):
-    """MD5 hex digest of the file's content after gunzip (if it is gzipped)."""
+def _md5_gunzipped(path):
+    """MD5 hex digest of the gzipped file's uncompressed content."""
     digest = hashlib.md5()
-    opener = gzip.open if Path(path).suffix == ".gz" else open
-    with opener(path, "rb") as f:
+    with gzip.open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -245,7 +244,7 @@ def download_file(name, md5, folder, mirrors=None):
             with os.fdopen(fd, "wb") as dest:
                 _fetch(url, dest, desc=name)
             try:
-                got = _md5_uncompressed(tmp)
+                got = _md5_gunzipped(tmp)
             except (EOFError, OSError) as error:
                 got = f"unreadable ({error})"
             if got != md5:
