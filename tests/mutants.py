@@ -9,7 +9,13 @@ shape-correct, where no specific mistake can be named).
 MUTANTS = [
     ("correlate1d", "flipped kernel", '''
 def correlate1d(x, w, mode="valid"):
-    return np.convolve(x, w, mode)
+    w = np.asarray(w, float)[::-1]
+    k = len(w)
+    if mode == "full":
+        x = np.pad(x, k - 1)
+    elif mode == "same":
+        x = np.pad(x, ((k - 1) // 2, k // 2))
+    return np.array([np.sum(x[i:i + k] * w) for i in range(len(x) - k + 1)])
 '''),
     ("correlate1d", "padding not applied", '''
 def correlate1d(x, w, mode="valid"):
@@ -28,7 +34,12 @@ def correlate1d(x, w, mode="valid"):
 '''),
     ("convolve1d", "flipped kernel", '''
 def convolve1d(x, w, mode="valid"):
-    return np.correlate(x, w, mode)
+    k = len(w)
+    if mode == "full":
+        x = np.pad(x, k - 1)
+    elif mode == "same":
+        x = np.pad(x, (k // 2, (k - 1) // 2))
+    return np.array([np.sum(x[i:i + k] * w) for i in range(len(x) - k + 1)])
 '''),
     ("zero_pad", "padding on one side only", '''
 def zero_pad(x, padding):
@@ -141,10 +152,23 @@ def conv2d_single(image, kernel, bias=0.0, stride=1, padding=0, dilation=1):
 '''),
     ("conv2d", "flipped kernel", '''
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    import torch
-    out = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(weight[..., ::-1, ::-1].copy()),
-                                     None if bias is None else torch.tensor(bias), stride, padding, dilation)
-    return out.numpy()
+    s = (stride, stride) if np.isscalar(stride) else stride
+    p = (padding, padding) if np.isscalar(padding) else padding
+    d = (dilation, dilation) if np.isscalar(dilation) else dilation
+    x = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    weight = weight[:, :, ::-1, ::-1]
+    n, c_in, hp, wp = x.shape
+    c_out, _, kh, kw = weight.shape
+    h = (hp - d[0] * (kh - 1) - 1) // s[0] + 1
+    w = (wp - d[1] * (kw - 1) - 1) // s[1] + 1
+    out = np.zeros((n, c_out, h, w))
+    for i in range(h):
+        for j in range(w):
+            win = x[:, :, i * s[0]:i * s[0] + d[0] * (kh - 1) + 1:d[0], j * s[1]:j * s[1] + d[1] * (kw - 1) + 1:d[1]]
+            out[:, :, i, j] = np.einsum("nckl,ockl->no", win, weight)
+    if bias is not None:
+        out += bias[None, :, None, None]
+    return out
 '''),
     ("conv2d", "bias added once per input channel", '''
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
@@ -318,5 +342,16 @@ def numerical_gradient(f, x, eps=1e-5):
     ("numerical_gradient", None, '''
 def numerical_gradient(f, x, eps=1e-5):
     return np.zeros_like(x, dtype=float)
+'''),
+    ("conv2d", "calls torch", '''
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    import torch
+    out = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(weight),
+                                     None if bias is None else torch.tensor(bias), stride, padding, dilation)
+    return out.numpy()
+'''),
+    ("correlate1d", "calls numpy", '''
+def correlate1d(x, w, mode="valid"):
+    return np.correlate(x, w, mode)
 '''),
 ]

@@ -35,6 +35,9 @@ def distinct_values(rng, shape):
 # Notebook 01: 1-D correlation and convolution
 # --------------------------------------------------------------------------
 
+#: NumPy functions that would do the 1-D exercises for the student.
+NUMPY_1D = ("correlate", "convolve")
+
 LECTURE_SIGNAL = np.array([10.0, 50, 60, 10, 20, 40, 30])
 LECTURE_BOX = np.full(3, 1 / 3)
 
@@ -73,7 +76,7 @@ def check_correlate1d(fn, hidden=False):
     return run_cases(
         "correlate1d", fn, _cases_1d(hidden), F.correlate1d,
         suspects=_suspects_1d(F.correlate1d, F.convolve1d, "a convolution (kernel flipped)"),
-        hidden=hidden)
+        hidden=hidden, numpy_forbidden=NUMPY_1D)
 
 
 def check_convolve1d(fn, hidden=False):
@@ -82,7 +85,7 @@ def check_convolve1d(fn, hidden=False):
         "convolve1d", fn, _cases_1d(hidden), F.convolve1d,
         suspects=_suspects_1d(F.convolve1d, F.correlate1d,
                               "a cross-correlation: convolution must flip the kernel"),
-        hidden=hidden)
+        hidden=hidden, numpy_forbidden=NUMPY_1D)
 
 
 # --------------------------------------------------------------------------
@@ -545,7 +548,7 @@ def check_numerical_gradient(fn, hidden=False):
         got = call_student(fn, name, args)
         want = np.array([_central(f, x, eps, i) for i in np.ndindex(x.shape)]).reshape(x.shape)
         forward = np.array([_forward(f, x, eps, i) for i in np.ndindex(x.shape)]).reshape(x.shape)
-            assert_matches(got, want, describe_call(name, args), f"{name}(...)", rtol=1e-5, atol=1e-7, suspects=[
+        assert_matches(got, want, describe_call(name, args), f"{name}(...)", rtol=1e-5, atol=1e-7, suspects=[
             Suspect("forward difference", "use the central difference (f(x+eps) - f(x-eps)) / (2*eps): "
                     "its error shrinks like eps**2 instead of eps", forward),
             Suspect("divided by eps instead of 2*eps", "the two probes are 2*eps apart", 2 * want),

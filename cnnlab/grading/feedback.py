@@ -114,8 +114,8 @@ def _shape_hints(got, want, shape_hints):
     for hint_shape, hint in shape_hints:
         if tuple(hint_shape) == tuple(got):
             hints.append(hint)
-    if not hints and len(got) == len(want) and len(got) >= 2:
-        if tuple(got[:-2]) + (got[-1], got[-2]) == tuple(want) and got != want:
+    if not hints and len(got) == len(want):
+        if len(got) >= 2 and tuple(got[:-2]) + (got[-1], got[-2]) == tuple(want) and got != want:
             hints.append("height and width are swapped (check which axis is rows and which is columns)")
         diffs = [g - w for g, w in zip(got, want)]
         if any(d != 0 for d in diffs) and all(abs(d) <= 1 for d in diffs):

@@ -3,6 +3,7 @@
 import numpy as np
 
 from cnnlab.grading.feedback import as_answer, assert_matches, describe_call
+from cnnlab.grading.guard import ReferenceGuard
 
 _copy = np.array
 _array_equal = np.array_equal
@@ -27,13 +28,20 @@ def copy_args(args):
     return {k: (_copy(v) if isinstance(v, _ndarray) else v) for k, v in args.items()}
 
 
-def call_student(fn, name, args):
-    """Call ``fn(**args)`` and turn any failure into a readable AssertionError."""
+def call_student(fn, name, args, numpy_forbidden=()):
+    """Call ``fn(**args)`` and turn any failure into a readable AssertionError.
+
+    The call runs under a :class:`ReferenceGuard`: an answer that hands the
+    work to ``cnnlab.functional``, PyTorch, SciPy's filters or one of the
+    ``numpy_forbidden`` NumPy functions fails.
+    """
     if not callable(fn):
         raise AssertionError(f"{name} must be a function, got {type(fn).__name__}")
     given = copy_args(args)
+    guard = ReferenceGuard(numpy_forbidden)
     try:
-        out = fn(**given)
+        with guard:
+            out = fn(**given)
     except NotImplementedError:
         raise AssertionError(
             f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code."
@@ -44,6 +52,11 @@ def call_student(fn, name, args):
         raise AssertionError(
             f"{name} raised {type(exc).__name__}: {exc}\n{describe_call(name, args)}"
         ) from exc
+    if guard.violation:
+        raise AssertionError(
+            f"{name} calls {guard.violation}, a ready-made implementation. The exercise is to "
+            "write it yourself with basic NumPy (zeros, slicing, sums, loops)."
+        )
     for key, value in args.items():
         if isinstance(value, _ndarray) and not (
             given[key].shape == value.shape and _array_equal(given[key], value)
@@ -57,7 +70,7 @@ def call_student(fn, name, args):
 
 
 def run_cases(name, fn, cases, reference, suspects=None, shape_hints=None,
-              hidden=False, rtol=1e-6, atol=1e-8):
+              hidden=False, rtol=1e-6, atol=1e-8, numpy_forbidden=()):
     """Compare ``fn`` with ``reference`` on every case (a dict of keyword arguments).
 
     ``suspects(args, expected)`` returns the list of known mistakes for a case;
@@ -66,7 +79,7 @@ def run_cases(name, fn, cases, reference, suspects=None, shape_hints=None,
     """
     for args in cases:
         expected = reference(**copy_args(args))
-        received = call_student(fn, name, args)
+        received = call_student(fn, name, args, numpy_forbidden)
         if received is None:
             as_answer(received, f"{name}(...)")
         try:
