@@ -280,7 +280,8 @@ def vgg16_spec(num_classes=1000):
 
 
 def _check_lenet_input(input_size):
-    if input_size not in (28, 32) or isinstance(input_size, bool):
+    input_size = check_int(input_size, "input_size")
+    if input_size not in (28, 32):
         raise ValueError(f"input_size must be 32 (the paper's 1x32x32) or 28 (MNIST, padded by 2), "
                          f"got {input_size!r}")
     return 2 if input_size == 28 else 0
