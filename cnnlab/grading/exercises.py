@@ -20,6 +20,16 @@ from cnnlab.grading.runner import CheckResult, call_student, run_cases
 _rng = np.random.default_rng
 
 
+def fresh_rng():
+    """A generator seeded from the operating system on every call.
+
+    Visible cases use fixed seeds so that students see the same example each
+    time. Hidden cases keep fixed *shapes* (the edge cases) but draw new
+    *values* on every run, so an answer cannot memorise them.
+    """
+    return np.random.default_rng()
+
+
 def small_ints(rng, shape, low=-3, high=4):
     """Small integers as floats: easy to read in feedback, exact in float64."""
     return rng.integers(low, high, size=shape).astype(float)
@@ -50,7 +60,7 @@ def _cases_1d(hidden):
         dict(x=np.array([1.0, 2, 3, 4, 5, 6]), w=np.array([1.0, 0, -1]), mode="valid"),
     ]
     if hidden:
-        rng = _rng(101)
+        rng = fresh_rng()
         for n in (1, 2, 5, 8):
             for k in sorted({1, 2, min(3, n), n}):
                 for mode in ("valid", "same", "full"):
@@ -107,6 +117,7 @@ def check_zero_pad(fn, hidden=False):
         dict(x=small_ints(rng, (2, 3)), padding=(2, 1)),
     ]
     if hidden:
+        rng = fresh_rng()
         cases += [
             dict(x=small_ints(rng, (3, 5)), padding=0),
             dict(x=small_ints(rng, (1, 1)), padding=2),
@@ -153,6 +164,7 @@ def check_correlate2d(fn, hidden=False):
         dict(image=small_ints(rng, (5, 4)), kernel=np.array([[0.0, 1, 0], [2, 0, 0], [0, 0, -1]]), mode="same"),
     ]
     if hidden:
+        rng = fresh_rng()
         for h, w, kh, kw in [(1, 1, 1, 1), (3, 7, 2, 3), (6, 4, 3, 1), (5, 5, 5, 5), (2, 6, 2, 2), (7, 3, 4, 2)]:
             for mode in ("valid", "same", "full"):
                 cases.append(dict(image=small_ints(rng, (h, w)), kernel=small_ints(rng, (kh, kw)), mode=mode))
@@ -271,6 +283,7 @@ def check_conv2d_single(fn, hidden=False):
         dict(image=small_ints(rng, (7, 6)), kernel=small_ints(rng, (3, 3)), bias=0.5, stride=1, padding=0, dilation=2),
     ]
     if hidden:
+        rng = fresh_rng()
         for h, w, kh, kw, s, p, d in [
             (5, 7, 3, 3, 1, 0, 1), (9, 8, 2, 2, 3, 0, 1), (4, 4, 4, 4, 1, 0, 1), (6, 5, 3, 2, (2, 1), (1, 0), 1),
             (8, 9, 3, 3, 2, 2, 2), (1, 1, 1, 1, 1, 0, 1), (5, 3, 2, 3, 1, (0, 1), (2, 1)), (10, 7, 3, 3, 4, 1, 1),
@@ -301,6 +314,7 @@ def check_conv2d(fn, hidden=False):
         _conv2d_case(rng, 1, 1, 1, 4, 4, 1, 1, bias=False),           # 1x1 convolution
     ]
     if hidden:
+        rng = fresh_rng()
         cases += [
             _conv2d_case(rng, 2, 3, 4, 5, 7, 3, 3),                    # padding 0, H != W
             _conv2d_case(rng, 1, 2, 2, 9, 8, 2, 2, stride=3),         # stride > kernel
@@ -355,6 +369,7 @@ def _pool_cases(hidden, seed):
         dict(x=distinct_values(rng, (2, 1, 4, 6)), kernel_size=2, stride=2),
     ]
     if hidden:
+        rng = fresh_rng()
         cases += [
             dict(x=distinct_values(rng, (1, 1, 5, 7)), kernel_size=2, stride=1),
             dict(x=distinct_values(rng, (2, 3, 9, 8)), kernel_size=2, stride=3),    # stride > kernel
@@ -419,7 +434,8 @@ def check_max_pool2d_backward(fn, hidden=False):
         _with_dout(rng, dict(x=distinct_values(rng, (2, 2, 4, 6)), kernel_size=2, stride=2), F.max_pool2d),
     ]
     if hidden:
-        for case in _pool_cases(True, 506)[1:]:
+        rng = fresh_rng()
+        for case in _pool_cases(True, 506)[3:]:
             cases.append(_with_dout(rng, case, F.max_pool2d))
 
     def reference(dout, x, kernel_size, stride):
@@ -457,6 +473,7 @@ def check_conv2d_backward(fn, hidden=False):
         case(1, 1, 2, 5, 5, 3, 3, stride=2, padding=0),    # overlapping windows with stride 2
     ]
     if hidden:
+        rng = fresh_rng()
         cases += [
             case(1, 3, 2, 5, 7, 3, 3),                       # padding 0, H != W
             case(2, 2, 2, 9, 8, 2, 2, stride=3),            # stride > kernel
@@ -541,6 +558,7 @@ def check_numerical_gradient(fn, hidden=False):
         (weighted_sin, rng.normal(size=(3, 4)), 1e-4, lambda x: np.cos(x) * weights),
     ]
     if hidden:
+        rng = fresh_rng()
         cases.append((cube, rng.normal(size=(2, 2, 3)), 1e-3, lambda x: 3 * x ** 2))
     name = "numerical_gradient"
     for f, x, eps, exact in cases:
