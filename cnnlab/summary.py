@@ -325,15 +325,14 @@ def _need_image(layer, shape):
                          f"got shape {_shape_text(shape)}")
 
 
-def _check_window_fits(layer, shape, kernel, padding, dilation):
-    """The (dilated) window must fit inside the padded input, as torch requires."""
+def _window_too_large(layer, shape, kernel, padding, dilation):
+    """The ValueError for a (dilated) window that leaves no output position."""
     span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     padded = tuple(s + 2 * p for s, p in zip(shape[1:], padding))
-    if span[0] > padded[0] or span[1] > padded[1]:
-        raise ValueError(
-            f"layer '{layer['name']}' has a {_shape_text(kernel)} kernel with dilation "
-            f"{_shape_text(dilation)} spanning {_shape_text(span)}, larger than its padded input "
-            f"{_shape_text(padded)} (input {_shape_text(shape)}, padding {_shape_text(padding)})")
+    return ValueError(
+        f"layer '{layer['name']}' has a {_shape_text(kernel)} kernel with dilation "
+        f"{_shape_text(dilation)} spanning {_shape_text(span)}, larger than its padded input "
+        f"{_shape_text(padded)} (input {_shape_text(shape)}, padding {_shape_text(padding)})")
 
 
 def _spec_conv(layer, shape):
@@ -366,7 +365,9 @@ def _spec_conv(layer, shape):
     else:
         padding = as_pair(padding, f"padding of layer '{name}'", 0)
         out_hw = None
-    _check_window_fits(layer, shape, kernel, padding, dilation)
+    # the dilated kernel d(k-1)+1 must fit inside the padded input H+2p
+    if any(d * (k - 1) + 1 > n + 2 * p for n, k, p, d in zip(shape[1:], kernel, padding, dilation)):
+        raise _window_too_large(layer, shape, kernel, padding, dilation)
     if out_hw is None:
         out_hw = tuple(_conv_output_size(s, k, st, p, d)
                        for s, k, st, p, d in zip(shape[1:], kernel, stride, padding, dilation))
@@ -384,14 +385,14 @@ def _spec_pool(layer, shape):
     stride = _pair(layer, "stride", kernel, 1)
     padding = _pair(layer, "padding", 0, 0)
     dilation = _pair(layer, "dilation", 1, 1)
-    for k, p, d in zip(kernel, padding, dilation):
-        if 2 * p > d * (k - 1) + 1:
-            raise ValueError(f"layer '{layer['name']}' has padding {_shape_text(padding)}, more than "
-                             f"half its {_shape_text(kernel)} window (torch refuses this)")
-    _check_window_fits(layer, shape, kernel, padding, dilation)
+    if any(p > k // 2 for k, p in zip(kernel, padding)):
+        raise ValueError(f"layer '{layer['name']}' has padding {_shape_text(padding)}, more than "
+                         f"half its {_shape_text(kernel)} kernel (torch refuses this)")
     ceil_mode = bool(layer.get("ceil_mode", False))
     out_hw = tuple(_pool_output_size(s, k, st, p, d, ceil_mode)
                    for s, k, st, p, d in zip(shape[1:], kernel, stride, padding, dilation))
+    if min(out_hw) < 1:  # with ceil_mode a window may hang over the edge, so test the size itself
+        raise _window_too_large(layer, shape, kernel, padding, dilation)
     return (shape[0],) + out_hw, 0, 0, 0
 
 
