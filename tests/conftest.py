@@ -31,3 +31,22 @@ def mnist(mnist_dir):
     from cnnlab.data import load_mnist
 
     return load_mnist(root=mnist_dir, download=False)
+
+
+# --- random-configuration counts (tests/test_functional_*.py) ---------------
+# Property-test modules keep a Counter named CONFIGS_RUN of the random configurations
+# they checked against an oracle; print the totals at the end of the run.
+def pytest_terminal_summary(terminalreporter):
+    import sys
+
+    counts = {}
+    for name, module in list(sys.modules.items()):
+        if not name.rsplit(".", 1)[-1].startswith("test_functional"):
+            continue
+        run = getattr(module, "CONFIGS_RUN", None)
+        if run is not None and sum(run.values()):
+            counts[name.rsplit(".", 1)[-1]] = sum(run.values())
+    if counts:
+        detail = ", ".join(f"{name}: {n}" for name, n in sorted(counts.items()))
+        terminalreporter.write_line(
+            f"random configurations checked against oracles: {sum(counts.values())} ({detail})")
