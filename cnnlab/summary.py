@@ -43,6 +43,7 @@ import html
 import math
 
 from cnnlab._validation import as_pair, check_int
+from cnnlab.functional import conv_output_size
 
 FLOAT32_BYTES = 4
 
@@ -163,7 +164,7 @@ class LayerTable:
                      for i, (c, w) in enumerate(zip(cells, widths))]
             return "  ".join(parts).rstrip()
 
-        rule = "-" * len(line([("x" * w) for w in widths]))
+        rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
         lines = [line(header), rule] + [line(r) for r in body] + [rule, line(totals), self._footnote()]
         return "\n".join(lines)
 
@@ -241,13 +242,9 @@ def layer_table(model, input_shape):
 # ---------------------------------------------------------------------------
 
 
-def _conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
-    # floor((size + 2p - d(k-1) - 1) / s) + 1, as cnnlab.functional.conv_output_size
-    return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
-
-
 def _pool_output_size(size, kernel_size, stride, padding, dilation, ceil_mode):
-    """As torch pooling: floor, or ceil with the last window starting inside the input."""
+    """As torch pooling: floor (= conv_output_size), or ceil with the last window starting
+    inside the input. May return 0 or less, where torch says "Output size is too small"."""
     span = size + 2 * padding - dilation * (kernel_size - 1) - 1
     if not ceil_mode:
         return span // stride + 1
@@ -341,7 +338,7 @@ def _spec_conv(layer, shape):
     _need_image(layer, shape)
     c_in = shape[0]
     c_out = check_int(_required(layer, "out_channels"), f"out_channels of layer '{name}'", 1)
-    kernel = _pair(layer, "kernel_size", _required(layer, "kernel_size"), 1)
+    kernel = as_pair(_required(layer, "kernel_size"), f"kernel_size of layer '{name}'", 1)
     stride = _pair(layer, "stride", 1, 1)
     dilation = _pair(layer, "dilation", 1, 1)
     groups = check_int(layer.get("groups", 1), f"groups of layer '{name}'", 1)
@@ -369,7 +366,8 @@ def _spec_conv(layer, shape):
     if any(d * (k - 1) + 1 > n + 2 * p for n, k, p, d in zip(shape[1:], kernel, padding, dilation)):
         raise _window_too_large(layer, shape, kernel, padding, dilation)
     if out_hw is None:
-        out_hw = tuple(_conv_output_size(s, k, st, p, d)
+        # floor((H + 2p - d(k-1) - 1) / s) + 1 on each axis
+        out_hw = tuple(conv_output_size(s, k, st, p, d)
                        for s, k, st, p, d in zip(shape[1:], kernel, stride, padding, dilation))
     per_output = (c_in // groups) * kernel[0] * kernel[1]  # C_in/groups * KH * KW
     weights = c_out * per_output
@@ -381,8 +379,8 @@ def _spec_conv(layer, shape):
 def _spec_pool(layer, shape):
     """(C, H, W) -> (C, H_out, W_out); no parameters, no MACs."""
     _need_image(layer, shape)
-    kernel = _pair(layer, "kernel_size", _required(layer, "kernel_size"), 1)
-    stride = _pair(layer, "stride", kernel, 1)
+    kernel = as_pair(_required(layer, "kernel_size"), f"kernel_size of layer '{layer['name']}'", 1)
+    stride = _pair(layer, "stride", kernel, 1)  # stride defaults to the kernel size
     padding = _pair(layer, "padding", 0, 0)
     dilation = _pair(layer, "dilation", 1, 1)
     if any(p > k // 2 for k, p in zip(kernel, padding)):
