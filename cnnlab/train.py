@@ -1,0 +1,409 @@
+"""Training loops: one for the NumPy network of :mod:`cnnlab.nn`, one for PyTorch.
+
+Both loops show a tqdm progress bar per epoch (loss and accuracy so far) and
+return a :class:`History`, a dict of per-epoch lists::
+
+    train_loss, train_acc    mean over the epoch's training batches
+    test_loss,  test_acc     on the held-out data after the epoch (when given)
+    epoch_time               seconds of training in the epoch (evaluation excluded)
+    lr                       learning rate at the end of the epoch
+
+NumPy::
+
+    model = numpy_mnist_cnn(seed=0)
+    history = train_numpy(model, nn.SoftmaxCrossEntropy(), optim.SGD(model, 0.05, momentum=0.9),
+                          x_train, y_train, epochs=2, batch_size=64, x_val=x_test, y_val=y_test)
+
+PyTorch::
+
+    model = cnnlab.models.mnist_cnn()
+    history = fit(model, (x_train, y_train), (x_test, y_test), epochs=3, lr=3e-3)
+
+torch is imported only inside the PyTorch functions, so the NumPy half works
+without it.
+"""
+
+import contextlib
+import math
+import time
+
+import numpy as np
+
+from cnnlab._validation import check_int
+from cnnlab.data import batches
+
+
+class History(dict):
+    """Per-epoch training record: a dict of lists, one entry per epoch.
+
+    Keys: ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc``,
+    ``epoch_time``, ``lr``. The test lists hold ``nan`` for epochs without
+    test data.
+    """
+
+    KEYS = ("train_loss", "train_acc", "test_loss", "test_acc", "epoch_time", "lr")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__({key: [] for key in self.KEYS})
+        self.update(*args, **kwargs)
+
+    def append(self, **values):
+        """Add one epoch: ``append(train_loss=..., train_acc=..., ...)``; missing keys get nan."""
+        for key in self.KEYS:
+            self[key].append(float(values.get(key, math.nan)))
+
+    @property
+    def epochs(self):
+        return len(self["train_loss"])
+
+    def __repr__(self):
+        last = {k: round(v[-1], 4) for k, v in self.items() if v}
+        return f"History({self.epochs} epochs, last: {last})"
+
+
+def _check_schedule(schedule):
+    if schedule not in (None, "onecycle", "cosine"):
+        raise ValueError(f"schedule must be None, 'onecycle' or 'cosine', got {schedule!r}")
+    return schedule
+
+
+def lr_at(step, total_steps, base_lr, schedule, warmup=0.2):
+    """Learning rate for ``step`` (0-based) of ``total_steps``.
+
+    With ``t = step / (total_steps - 1)`` going from 0 at the first step to 1 at
+    the last: ``None`` keeps ``base_lr``; ``"cosine"`` is
+    ``base_lr * (0.001 + 0.999 * (1 + cos(pi t)) / 2)``; ``"onecycle"`` is a
+    triangle, linear from ``base_lr / 10`` up to ``base_lr`` over the first
+    ``warmup`` fraction of the steps, then linear down to ``base_lr / 1000`` at the
+    last step (the NumPy loop's version of PyTorch's ``OneCycleLR``).
+    """
+    if schedule is None:
+        return base_lr
+    t = step / max(total_steps - 1, 1)
+    if schedule == "cosine":
+        return base_lr * (0.001 + 0.999 * (1 + math.cos(math.pi * t)) / 2)
+    if t < warmup:  # onecycle, rising part
+        return base_lr * (0.1 + 0.9 * t / warmup)
+    return base_lr * (1 - 0.999 * (t - warmup) / (1 - warmup))
+
+
+def _progress(total, desc, enabled):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="batch", leave=True, disable=not enabled)
+
+
+def _check_xy(x, y, name_x="x", name_y="y"):
+    if len(x) != len(y):
+        raise ValueError(f"{name_x} has {len(x)} examples but {name_y} has {len(y)}; they must match")
+    if len(x) == 0:
+        raise ValueError(f"{name_x} is empty; need at least one example")
+
+
+# ============================================================================ NumPy
+
+
+def numpy_mnist_cnn(seed=0, channels=(8, 16), dtype=np.float32):
+    """The NumPy CNN for MNIST, built from :mod:`cnnlab.nn` layers::
+
+        conv 1->c1 3x3 pad 1, relu, max pool 2   -> (c1, 14, 14)
+        conv c1->c2 3x3 pad 1, relu, max pool 2  -> (c2, 7, 7)
+        flatten, linear c2*49 -> 10              -> logits
+
+    x ``(N, 1, 28, 28)`` -> logits ``(N, 10)``. With the default
+    ``channels=(8, 16)`` it has 9,098 parameters and reaches about 98% test
+    accuracy in two or three epochs (``benchmarks/mnist_numpy.py``).
+    """
+    from cnnlab import nn
+
+    c1, c2 = channels
+    return nn.Sequential(
+        nn.Conv2d(1, c1, 3, padding=1, seed=seed, dtype=dtype),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 3, padding=1, seed=seed + 1, dtype=dtype),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(c2 * 7 * 7, 10, seed=seed + 2, dtype=dtype),
+    )
+
+
+@contextlib.contextmanager
+def _eval_mode(model):
+    """Switch ``model`` to evaluation mode for a block, then restore its mode."""
+    was_training = getattr(model, "training", True)
+    model.eval()
+    try:
+        yield model
+    finally:
+        if was_training:
+            model.train()
+
+
+def evaluate_numpy(model, loss, x, y, batch_size=500):
+    """Mean loss and accuracy of a :mod:`cnnlab.nn` model on ``x`` ``(N, ...)``, ``y`` ``(N,)``.
+
+    Runs in evaluation mode (restored afterwards). Returns ``(loss, accuracy)``.
+    """
+    _check_xy(x, y)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    total_loss, correct = 0.0, 0
+    with _eval_mode(model):
+        for xb, yb in batches(x, y, batch_size, shuffle=False):
+            logits = model.forward(xb)
+            total_loss += loss.forward(logits, yb) * len(yb)   # loss is a batch mean
+            correct += int((logits.argmax(axis=1) == yb).sum())
+    return total_loss / len(y), correct / len(y)
+
+
+def predict_numpy(model, x, batch_size=500):
+    """Predicted class ``(N,)`` (int64) of a :mod:`cnnlab.nn` model for ``x`` ``(N, ...)``."""
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    out = []
+    with _eval_mode(model):
+        for start in range(0, len(x), batch_size):
+            out.append(model.forward(x[start:start + batch_size]).argmax(axis=1))
+    return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
+
+
+def train_numpy(model, loss, optimizer, x, y, epochs=1, batch_size=64, x_val=None, y_val=None,
+                seed=0, progress=True, schedule=None):
+    """Train a :mod:`cnnlab.nn` model with mini-batch SGD; return a :class:`History`.
+
+    ``x`` ``(N, C, H, W)`` float, ``y`` ``(N,)`` integer labels. Each step::
+
+        logits = model.forward(x_batch)
+        L = loss.forward(logits, y_batch)
+        model.backward(loss.backward())      # fills every layer's grads
+        optimizer.step()                     # w -= lr * (momentum-averaged) grad
+
+    The batches are reshuffled every epoch (seeded by ``seed + epoch``).
+    ``schedule`` (``None``, ``"onecycle"``, ``"cosine"``; see :func:`lr_at`)
+    changes ``optimizer.lr`` at every step, starting from its value now.
+    After each epoch the model is evaluated on ``(x_val, y_val)`` if given.
+    """
+    _check_xy(x, y)
+    epochs = check_int(epochs, "epochs", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    _check_schedule(schedule)
+    if (x_val is None) != (y_val is None):
+        raise ValueError("pass both x_val and y_val, or neither")
+    base_lr = optimizer.lr
+    steps_per_epoch = math.ceil(len(x) / batch_size)
+    history = History()
+    step = 0
+    for epoch in range(epochs):
+        model.train()
+        seen, loss_sum, correct = 0, 0.0, 0
+        bar = _progress(steps_per_epoch, f"epoch {epoch + 1}/{epochs}", progress)
+        start = time.perf_counter()
+        for xb, yb in batches(x, y, batch_size, shuffle=True, seed=seed + epoch):
+            optimizer.lr = lr_at(step, epochs * steps_per_epoch, base_lr, schedule)
+            logits = model.forward(xb)
+            batch_loss = loss.forward(logits, yb)
+            model.backward(loss.backward())
+            optimizer.step()
+            step += 1
+            seen += len(yb)
+            loss_sum += batch_loss * len(yb)
+            correct += int((logits.argmax(axis=1) == yb).sum())
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}", refresh=False)
+        elapsed = time.perf_counter() - start
+        record = dict(train_loss=loss_sum / seen, train_acc=correct / seen, epoch_time=elapsed, lr=optimizer.lr)
+        if x_val is not None:
+            record["test_loss"], record["test_acc"] = evaluate_numpy(model, loss, x_val, y_val)
+            bar.set_postfix(loss=f"{record['train_loss']:.4f}", acc=f"{record['train_acc']:.4f}",
+                            test_acc=f"{record['test_acc']:.4f}")
+        bar.close()
+        history.append(**record)
+    return history
+
+
+# ============================================================================ torch
+
+
+def set_threads(n):
+    """Use ``n`` CPU threads for torch's intra-op parallelism; returns the previous count."""
+    import torch
+
+    n = check_int(n, "n", minimum=1)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    return previous
+
+
+def pick_device(device="auto"):
+    """``"auto"`` -> ``cuda`` when a GPU is present, else ``cpu``; other values pass through."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _as_tensors(data, device, name):
+    """``(x, y)`` arrays or tensors -> float32 x and int64 y tensors on ``device``."""
+    import torch
+
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise TypeError(f"{name} must be an (x, y) pair of arrays or tensors, got {type(data).__name__}")
+    x, y = data
+    x = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x)
+    y = torch.as_tensor(np.asarray(y) if not torch.is_tensor(y) else y)
+    if x.dtype == torch.uint8:
+        raise TypeError(f"{name}: x is uint8 pixels; normalise first, e.g. with cnnlab.data.mnist_arrays")
+    _check_xy(x, y, f"{name} x", f"{name} y")
+    return x.to(device=device, dtype=torch.float32), y.to(device=device, dtype=torch.long)
+
+
+@contextlib.contextmanager
+def deterministic(seed=0):
+    """Seed torch's RNG and ask for deterministic kernels inside the block (restored after)."""
+    import torch
+
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
+def evaluate(model, x, y, batch_size=1000, device=None):
+    """Mean cross-entropy and accuracy of a torch ``model`` on ``x`` ``(N, ...)``, ``y`` ``(N,)``.
+
+    Runs in eval mode without gradients (the mode is restored). ``device``
+    defaults to the model's. Returns ``(loss, accuracy)`` as floats.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    if device is None:
+        device = next(model.parameters()).device
+    x, y = _as_tensors((x, y), device, "data")
+    was_training = model.training
+    model.eval()
+    total_loss, correct = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            logits = model(x[start:start + batch_size])
+            yb = y[start:start + batch_size]
+            total_loss += F.cross_entropy(logits, yb, reduction="sum").item()
+            correct += (logits.argmax(dim=1) == yb).sum().item()
+    model.train(was_training)
+    return total_loss / len(y), correct / len(y)
+
+
+def predict(model, x, batch_size=1000, device=None):
+    """Predicted classes ``(N,)`` (NumPy int64) of a torch ``model`` for ``x`` ``(N, ...)``."""
+    import torch
+
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    if device is None:
+        device = next(model.parameters()).device
+    x = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).to(device=device, dtype=torch.float32)
+    was_training = model.training
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            out.append(model(x[start:start + batch_size]).argmax(dim=1).cpu())
+    model.train(was_training)
+    return torch.cat(out).numpy().astype(np.int64) if out else np.zeros(0, np.int64)
+
+
+def _make_optimizer(model, optimizer, lr, weight_decay):
+    import torch
+
+    if optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    if optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    if optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be 'adam', 'adamw' or 'sgd', got {optimizer!r}")
+
+
+def _make_scheduler(opt, schedule, lr, total_steps):
+    import torch
+
+    if schedule is None:
+        return None
+    if schedule == "onecycle":
+        # lr rises from lr/25 to lr over the first 25% of the steps, then anneals (cosine) to ~0
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total_steps, pct_start=0.25)
+    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
+
+
+def fit(model, train_data, test_data=None, epochs=1, lr=1e-3, batch_size=128, optimizer="adam",
+        schedule="onecycle", weight_decay=0.0, device="auto", seed=0, progress=True, label_smoothing=0.0):
+    """Train a torch ``model`` with cross-entropy; return a :class:`History`.
+
+    ``train_data`` / ``test_data``: ``(x, y)`` pairs of arrays or tensors,
+    x float ``(N, C, H, W)``, y integer labels ``(N,)``; they are moved to the
+    device once and sliced into batches there (fast for MNIST-sized data).
+    ``optimizer``: ``"adam"``, ``"adamw"`` or ``"sgd"`` (momentum 0.9, Nesterov).
+    ``schedule``: ``"onecycle"`` (warm up to ``lr`` then anneal), ``"cosine"`` or
+    ``None`` (constant ``lr``); stepped after every batch.
+    ``device="auto"`` uses CUDA when available. ``seed`` fixes the shuffling and
+    any randomness inside the model (dropout); on the CPU two runs with the same
+    seed and the same initial weights give identical histories.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    epochs = check_int(epochs, "epochs", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    _check_schedule(schedule)
+    if not (isinstance(lr, (int, float)) and lr > 0):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    device = pick_device(device)
+    model.to(device)
+    x, y = _as_tensors(train_data, device, "train_data")
+    test = _as_tensors(test_data, device, "test_data") if test_data is not None else None
+    opt = _make_optimizer(model, optimizer, lr, weight_decay)
+    steps_per_epoch = math.ceil(len(x) / batch_size)
+    scheduler = _make_scheduler(opt, schedule, lr, epochs * steps_per_epoch)
+    history = History()
+    with deterministic(seed):
+        shuffler = torch.Generator().manual_seed(seed)
+        for epoch in range(epochs):
+            model.train()
+            bar = _progress(steps_per_epoch, f"epoch {epoch + 1}/{epochs}", progress)
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device, dtype=torch.long)
+            start = time.perf_counter()
+            order = torch.randperm(len(x), generator=shuffler).to(device)
+            for step in range(steps_per_epoch):
+                index = order[step * batch_size:(step + 1) * batch_size]
+                xb, yb = x[index], y[index]
+                logits = model(xb)
+                loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if scheduler is not None:
+                    scheduler.step()
+                loss_sum += loss.detach() * len(yb)
+                correct += (logits.detach().argmax(dim=1) == yb).sum()
+                bar.update(1)
+                if progress and (step % 20 == 0 or step == steps_per_epoch - 1):
+                    seen = min((step + 1) * batch_size, len(x))
+                    bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}",
+                                    acc=f"{correct.item() / seen:.4f}", refresh=False)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            elapsed = time.perf_counter() - start
+            record = dict(train_loss=loss_sum.item() / len(x), train_acc=correct.item() / len(x),
+                          epoch_time=elapsed, lr=opt.param_groups[0]["lr"])
+            if test is not None:
+                record["test_loss"], record["test_acc"] = evaluate(model, *test)
+                bar.set_postfix(loss=f"{record['train_loss']:.4f}", acc=f"{record['train_acc']:.4f}",
+                                test_acc=f"{record['test_acc']:.4f}")
+            bar.close()
+            history.append(**record)
+    return history
