@@ -279,6 +279,8 @@ class _Pool2d(Layer):
             raise ValueError(f"{self!r} needs an input shape (N, C, H, W), got {input_shape}")
         (kh, kw), (sh, sw) = as_pair(self.kernel_size, "kernel_size"), as_pair(self.stride, "stride")
         ph, pw = as_pair(self.padding, "padding")
+        if ph > kh // 2 or pw > kw // 2:  # the rule F.max_pool2d / F.avg_pool2d enforce, as torch
+            raise ValueError(f"{self!r}: padding must be at most half of kernel_size")
         return (input_shape[0], input_shape[1],
                 F.conv_output_size(input_shape[2], kh, sh, ph),
                 F.conv_output_size(input_shape[3], kw, sw, pw))

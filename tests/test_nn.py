@@ -506,3 +506,7 @@ def test_constructor_errors():
         nn.Dropout(1.0)
     with pytest.raises(ValueError, match="padding must be >= 0"):
         nn.MaxPool2d(2, padding=-1)
+    with pytest.raises(ValueError, match="padding must be at most half of kernel_size"):
+        nn.MaxPool2d(2, padding=2).output_shape((1, 1, 8, 8))
+    with pytest.raises(ValueError, match="padding .* must be at most half of kernel_size"):
+        nn.AvgPool2d(2, padding=2).forward(np.zeros((1, 1, 8, 8)))
