@@ -16,6 +16,14 @@ prints a short pass/fail summary instead of a traceback.
 
 import inspect
 
+from cnnlab.grading.alexnet import (
+    check_alexnet_table,
+    check_conv_macs,
+    check_conv_params,
+    check_filter_count,
+    check_filter_weights,
+    check_linear_params,
+)
 from cnnlab.grading.exercises import (
     check_avg_pool2d,
     check_conv2d,
@@ -80,6 +88,8 @@ def check_all(namespace=None):
     return {name: check(name, namespace) for name in CHECKS if name in namespace}
 
 
-__all__ = ["check", "check_all", "CHECKS", "CheckResult", "Suspect", "assert_matches"] + [
+__all__ = ["check", "check_all", "CHECKS", "CheckResult", "Suspect", "assert_matches",
+           "check_alexnet_table", "check_conv_params", "check_linear_params", "check_conv_macs",
+           "check_filter_weights", "check_filter_count"] + [
     fn.__name__ for fn in CHECKS.values()
 ]
