@@ -122,7 +122,9 @@ def max_pool2d_backward_naive(dout, x, kernel_size, stride=None, padding=0, dila
                             if value > best:
                                 best, r, q = value, i * sh + u * dh, j * sw + v * dw
                     # only the winner influenced out[n, c, i, j]: it receives the whole gradient
-                    dx_pad[n, c, r, q] += dout[n, c, i, j]
+                    # (a window lying entirely in the padding, possible with dilation, has no winner)
+                    if r >= 0:
+                        dx_pad[n, c, r, q] += dout[n, c, i, j]
     return dx_pad[:, :, ph:ph + h, pw:pw + w]
 
 
