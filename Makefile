@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test install clean
+.PHONY: lab test install clean browser-deps
 
 install: $(STAMP)
 
@@ -20,8 +20,17 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter lab notebooks/
 
-test: $(STAMP)
+test: $(STAMP) browser-deps
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Chromium for tests/test_browser.py: installed with apt-get when running as root, never fails
+# (without it the browser tests are skipped).
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) \
+	    || echo "chromium not installed: browser tests will be skipped"; \
+	else echo "chromium not installed: browser tests will be skipped"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
