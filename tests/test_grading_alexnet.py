@@ -360,3 +360,58 @@ def test_other_variants_diagnose_too():
         grading.check_alexnet_table(table, variant="original-ungrouped")
     with pytest.raises(ValueError, match="variant"):
         grading.check_alexnet_table(table, variant="vgg")
+
+
+# --------------------------------------------------------------------------
+# Notebook 07 through the real grader: buggy answers lose exactly their cell's points
+# --------------------------------------------------------------------------
+
+NOTEBOOK_MUTANTS = [
+    # (student, answer cell, source, test cell, phrase the feedback must contain)
+    ("groups", "ex_conv_params", '''
+def conv_params(c_in, c_out, kernel_size, groups=1, bias=True):
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    return c_out * c_in * kh * kw + (c_out if bias else 0)
+''', "test_conv_params", "groups ignored"),
+    ("swapped", "ex_linear_params", '''
+def linear_params(in_features, out_features, bias=True):
+    return in_features * out_features + (in_features if bias else 0)
+''', "test_linear_params", "swapped in/out features"),
+    ("macbias", "ex_conv_macs", '''
+def conv_macs(c_in, c_out, kernel_size, output_size, groups=1):
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    oh, ow = (output_size, output_size) if np.isscalar(output_size) else output_size
+    return oh * ow * c_out * ((c_in // groups) * kh * kw + 1)
+''', "test_conv_macs", "counted the bias"),
+    ("input224", "ex_alexnet_table", "alexnet_table = " + repr(
+        [(n, SHAPES_224.get(n, s), 256 * 5 * 5 * 4096 if n == "fc6" else w, b)
+         for n, s, w, b in A.reference_alexnet_table()]), "test_alexnet_table", "used 224 instead of 227"),
+    ("nobias", "ex_alexnet_table", "alexnet_table = " + repr(
+        [(n, s, w, 0 if n == "conv3" else b) for n, s, w, b in A.reference_alexnet_table()]),
+     "test_alexnet_table", "layer 'conv3', column 'biases'"),
+]
+
+
+@pytest.mark.slow
+def test_notebook_07_mutants_through_nbgrader(tmp_path):
+    from course import autograde, autograded_outputs, make_course, read, replace_answer, scores, \
+        solution_notebook, submit
+
+    assignment = "07_alexnet_parameters"
+    course = make_course(tmp_path, [assignment])
+    solution = read(solution_notebook(assignment))
+    for student, cell, source, _, _ in NOTEBOOK_MUTANTS:
+        submit(course, student, assignment, replace_answer(solution, cell, source.strip("\n")))
+    dicts = "alexnet_table = " + repr([dict(layer=n, output_shape=s, weights=w, biases=b)
+                                       for n, s, w, b in A.reference_alexnet_table()])
+    submit(course, "dicts", assignment, replace_answer(solution, "ex_alexnet_table", dicts))
+    autograde(course, assignment)
+    graded = scores(course, assignment)
+
+    score, max_score, _ = graded["dicts"]
+    assert score == max_score == 20
+    for student, _, _, test_cell, phrase in NOTEBOOK_MUTANTS:
+        score, max_score, cells = graded[student]
+        lost = {k: v for k, v in cells.items() if v[0] < v[1]}
+        assert set(lost) == {test_cell}, (student, lost)
+        assert phrase in autograded_outputs(course, student, assignment)[test_cell], student
