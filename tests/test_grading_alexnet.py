@@ -293,6 +293,7 @@ TABLE_MUTANTS = [
     ("channels last", mutate(conv2=(1, (27, 27, 256))), "conv2", "output_shape", "channels last"),
     ("weights + biases", mutate(conv4=(2, 663_936)), "conv4", "weights", "weights include the biases"),
     ("one bias per input channel", mutate(conv2=(3, 96)), "conv2", "biases", "one bias per input channel"),
+    ("fc6 as a volume", mutate(fc6=(1, (4096, 1, 1))), "fc6", "output_shape", "not a flat vector"),
     ("fraction", mutate(conv1=(1, (96, 54.25, 54.25))), "conv1", "output_shape", "whole numbers"),
 ]
 

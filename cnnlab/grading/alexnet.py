@@ -88,10 +88,20 @@ def reference_alexnet_table(variant="original"):
             for r in _reference_rows(variant) if r.kind in TABLE_KINDS]
 
 
-def _reference_rows(variant):
+def _check_variant(variant):
     if variant not in INPUT_SHAPES:
         raise ValueError(f"variant must be one of {', '.join(map(repr, INPUT_SHAPES))}, got {variant!r}")
-    return list(layer_table(models.alexnet_spec(variant), INPUT_SHAPES[variant]))
+    return variant
+
+
+# The references are computed once, when this module is imported (before any student code
+# runs), so that an answer cell that reassigns cnnlab.summary or cnnlab.models cannot move them.
+_SPECS = {v: tuple(models.alexnet_spec(v)) for v in INPUT_SHAPES}
+_ROWS = {v: tuple(layer_table(list(_SPECS[v]), INPUT_SHAPES[v])) for v in INPUT_SHAPES}
+
+
+def _reference_rows(variant):
+    return list(_ROWS[_check_variant(variant)])
 
 
 # --------------------------------------------------------------------------
@@ -448,8 +458,10 @@ def _shape_text(shape):
 
 
 def _fmt(value):
+    """Counts with thousands separators (34,848); shapes as written in Python, (96, 55, 55)."""
     if isinstance(value, tuple):
-        return "(" + ", ".join(_fmt(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+        parts = [f"{v:g}" if isinstance(v, float) and not v.is_integer() else str(int(v)) for v in value]
+        return "(" + ", ".join(parts) + ("," if len(value) == 1 else "") + ")"
     if isinstance(value, float) and not value.is_integer():
         return f"{value:g}"
     if isinstance(value, (int, float)):
@@ -493,7 +505,7 @@ def _parse_rows(table):
         if not isinstance(name, str):
             raise AssertionError(f"alexnet_table: row {i} must start with the layer's name "
                                  f"(a string such as 'conv1'), got {name!r}")
-        name = name.strip()
+        name = str.strip(name)  # a plain str, whatever subclass came in
         for column, value in cells.items():
             if value is None:
                 raise AssertionError(f"alexnet_table: row '{name}' has no {column} value; " + TABLE_FORMAT)
@@ -630,6 +642,8 @@ def _suspects(L, column, in_shape, flattened_from):
         if column == "output_shape":
             add("swapped in/out features", f"{name} maps {n_in:,} inputs to out_features = "
                 f"{n_out:,} outputs", (n_in,))
+            add("not a flat vector", f"a fully connected layer outputs a vector: write {n_out} "
+                f"(or ({n_out},))", (n_out, 1, 1))
         elif column == "weights":
             add("weights include the biases", "the weights column counts weights only; the "
                 f"{n_out:,} biases have their own column", n_in * n_out + n_out)
@@ -710,8 +724,8 @@ def _diagnose(got, want, L, column, in_shape, flattened_from):
 
 
 def _expected_layers(variant):
-    spec = models.alexnet_spec(variant)
     rows = _reference_rows(variant)
+    spec = [dict(layer) for layer in _SPECS[variant]]
     layers = [_Layer(i, spec, row, variant) for i, row in enumerate(rows)]
     return layers
 
