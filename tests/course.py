@@ -56,8 +56,9 @@ def submit(course, student, assignment, notebook):
     return target
 
 
-def autograde(course, assignment, extra=()):
-    return nbgrader(["autograde", assignment, "--force", *extra], cwd=course)
+def autograde(course, assignment, extra=(), check=True):
+    """``nbgrader autograde``; it exits non-zero when any submission could not be graded."""
+    return nbgrader(["autograde", assignment, "--force", *extra], cwd=course, check=check)
 
 
 def scores(course, assignment):

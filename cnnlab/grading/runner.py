@@ -22,6 +22,11 @@ class CheckResult:
         kind = "hidden" if self.hidden else "visible"
         return f"{self.name}: all {self.n_cases} {kind} test cases passed"
 
+    def _ipython_display_(self):
+        # Printed, not returned as the cell's value: nbgrader would try to read
+        # a test cell's value as a partial-credit score.
+        print(f"✓ {self!r}")
+
 
 def copy_args(args):
     """Copies of the arguments, so the student cannot change our reference inputs."""
