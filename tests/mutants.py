@@ -354,4 +354,24 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
 def correlate1d(x, w, mode="valid"):
     return np.correlate(x, w, mode)
 '''),
+    ("conv_params", "forgot the bias", '''
+def conv_params(c_in, c_out, kernel_size, groups=1, bias=True):
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    return c_out * (c_in // groups) * kh * kw
+'''),
+    ("conv_params", "groups ignored", '''
+def conv_params(c_in, c_out, kernel_size, groups=1, bias=True):
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    return c_out * c_in * kh * kw + (c_out if bias else 0)
+'''),
+    ("linear_params", "swapped in/out features", '''
+def linear_params(in_features, out_features, bias=True):
+    return in_features * out_features + (in_features if bias else 0)
+'''),
+    ("conv_macs", "counted the bias", '''
+def conv_macs(c_in, c_out, kernel_size, output_size, groups=1):
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    oh, ow = (output_size, output_size) if np.isscalar(output_size) else output_size
+    return oh * ow * c_out * ((c_in // groups) * kh * kw + 1)
+'''),
 ]

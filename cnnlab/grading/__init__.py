@@ -55,6 +55,9 @@ CHECKS = {
     "max_pool2d_backward": check_max_pool2d_backward,
     "conv2d_backward": check_conv2d_backward,
     "numerical_gradient": check_numerical_gradient,
+    "conv_params": check_conv_params,
+    "linear_params": check_linear_params,
+    "conv_macs": check_conv_macs,
 }
 
 
