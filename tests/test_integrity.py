@@ -153,6 +153,16 @@ def _reads_hidden_tests(sol):
         "    return _answers.get(key, np.zeros(len(x)))\n"))
 
 
+def _patches_grading_module(sol):
+    # Not closable inside the kernel that runs it: the grader's own module is rebound. The audit
+    # (python -m cnnlab.grading.audit) flags it for the instructor; see the README.
+    return _with(sol, "ex_correlate1d", (
+        "from cnnlab import grading\n"
+        "grading.check_correlate1d = lambda *args, **kwargs: None\n\n"
+        "def correlate1d(x, w, mode=\"valid\"):\n"
+        "    return np.zeros(len(x))\n"))
+
+
 # (student, how the submission is made, intended score, what nbgrader/cnnlab does)
 # intended: "full", "full-2" (lost the 2-point output_length cell), "zero", or a callable on the cells.
 CASES = [
@@ -173,6 +183,7 @@ CASES = [
     ("fake_ndarray", _fake_ndarray, "correlate1d-zero"),
     ("writes_gradebook", _writes_gradebook, "full-2"),
     ("reads_hidden_tests", _reads_hidden_tests, "correlate1d-zero"),
+    ("patches_grading_module", _patches_grading_module, "flagged"),
     ("honest_z", lambda sol: sol, "full"),
 ]
 
@@ -237,6 +248,8 @@ def test_intended_score(graded, student, make, intended):
         assert cells["test_output_length"][0] == 0
     elif intended == "zero":
         assert score == 0, cells
+    elif intended == "flagged":
+        pass  # scored as the tampered kernel says; see test_audit_flags_tampering
     elif intended == "correlate1d-zero":
         assert cells["test_correlate1d"][0] == 0, cells
         assert score < max_score
@@ -285,3 +298,14 @@ def test_hidden_tests_are_stripped_from_feedback(graded):
     text = re.sub(r"<[^>]+>", "", html)
     assert "hidden=True" not in text and "BEGIN HIDDEN TESTS" not in text
     assert "grading.check_correlate1d(correlate1d)" in text   # the visible test stays
+
+
+def test_audit_flags_tampering_and_spares_honest_students(graded):
+    from cnnlab.grading.audit import scan_folder
+
+    course, _, _ = graded
+    report = {student for student, _, _ in scan_folder(course / "autograded")}
+    for student in ("patches_grading_module", "writes_gradebook", "reads_hidden_tests", "patches_comparisons"):
+        assert student in report, f"{student} was not flagged"
+    for student in ("honest_a", "honest_z", "edited_test_cell", "infinite_loop"):
+        assert student not in report, f"{student} was flagged"
