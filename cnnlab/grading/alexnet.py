@@ -30,7 +30,7 @@ import numpy as np
 from cnnlab import models
 from cnnlab.grading.feedback import Suspect, describe_call
 from cnnlab.grading.guard import ReferenceGuard
-from cnnlab.grading.runner import CheckResult
+from cnnlab.grading.runner import CheckResult, call_student
 from cnnlab.summary import layer_table
 
 #: input size (C, H, W) of each AlexNet variant
@@ -118,27 +118,9 @@ class CountingGuard(ReferenceGuard):
 
 
 def _call(fn, name, args):
-    """``fn(**args)`` under the guard, failures turned into readable AssertionErrors."""
-    if not callable(fn):
-        raise AssertionError(f"{name} must be a function, got {type(fn).__name__}")
-    guard = CountingGuard()
-    try:
-        with guard:
-            out = fn(**args)
-    except NotImplementedError:
-        raise AssertionError(
-            f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code."
-        ) from None
-    except AssertionError:
-        raise
-    except Exception as exc:
-        raise AssertionError(
-            f"{name} raised {type(exc).__name__}: {exc}\n{describe_call(name, args)}") from exc
-    if guard.violation:
-        raise AssertionError(
-            f"{name} calls {guard.violation}, a ready-made implementation. The exercise is to "
-            "count with the formula yourself (plain arithmetic).")
-    return out
+    """``fn(**args)`` under the counting guard, failures turned into readable AssertionErrors."""
+    return call_student(fn, name, args, guard=CountingGuard(),
+                        advice="count with the formula yourself (plain arithmetic)")
 
 
 def _number(value):

@@ -33,17 +33,19 @@ def copy_args(args):
     return {k: (_copy(v) if isinstance(v, _ndarray) else v) for k, v in args.items()}
 
 
-def call_student(fn, name, args, numpy_forbidden=()):
+def call_student(fn, name, args, numpy_forbidden=(), guard=None,
+                 advice="write it yourself with basic NumPy (zeros, slicing, sums, loops)"):
     """Call ``fn(**args)`` and turn any failure into a readable AssertionError.
 
     The call runs under a :class:`ReferenceGuard`: an answer that hands the
     work to ``cnnlab.functional``, PyTorch, SciPy's filters or one of the
-    ``numpy_forbidden`` NumPy functions fails.
+    ``numpy_forbidden`` NumPy functions fails (``guard`` replaces the default
+    guard; ``advice`` ends the message).
     """
     if not callable(fn):
         raise AssertionError(f"{name} must be a function, got {type(fn).__name__}")
     given = copy_args(args)
-    guard = ReferenceGuard(numpy_forbidden)
+    guard = guard or ReferenceGuard(numpy_forbidden)
     try:
         with guard:
             out = fn(**given)
@@ -60,7 +62,7 @@ def call_student(fn, name, args, numpy_forbidden=()):
     if guard.violation:
         raise AssertionError(
             f"{name} calls {guard.violation}, a ready-made implementation. The exercise is to "
-            "write it yourself with basic NumPy (zeros, slicing, sums, loops)."
+            f"{advice}."
         )
     for key, value in args.items():
         if isinstance(value, _ndarray) and not (
