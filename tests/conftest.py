@@ -21,7 +21,7 @@ def mnist_dir():
     folder = _os.environ.get("CNNLAB_DATA")
     if not folder or any(find_file(folder, name) is None for name, _ in FILES.values()):
         _pytest.skip(f"MNIST not available: set CNNLAB_DATA to a folder with the four IDX files "
-                     f"(looked in {folder or 'nothing, CNNLAB_DATA is unset'}; {_SHARED_MNIST} does not exist)")
+                     f"(CNNLAB_DATA={folder or 'unset'}; the shared copy {_SHARED_MNIST} is missing or incomplete)")
     return _Path(folder)
 
 

@@ -71,6 +71,7 @@ def test_numpy_cnn_shapes():
     assert n_params == (8 * 9 + 8) + (16 * 8 * 9 + 16) + (16 * 49 * 10 + 10) == 9098
 
 
+@pytest.mark.slow
 def test_numpy_training_learns(small_mnist):
     from cnnlab import nn, optim
 
@@ -129,6 +130,7 @@ def lenet(seed=0):
     return models.lenet5(input_size=28)
 
 
+@pytest.mark.slow
 def test_torch_fit_learns(small_mnist, one_thread):
     x, y, x_test, y_test = small_mnist
     model = lenet()
