@@ -1,0 +1,251 @@
+"""Grading checks of notebook 06: the reference networks pass, buggy ones fail with the mistake named."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn as tnn
+
+from cnnlab import grading, nn
+from cnnlab.grading import mnist as g
+from cnnlab.train import History
+
+
+# ----------------------------------------------------------------------------- NumPy
+
+
+def numpy_reference(seed=0):
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1, seed=seed, dtype=np.float32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1, seed=seed + 1, dtype=np.float32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 7 * 7, 10, seed=seed + 2, dtype=np.float32))
+
+
+def failure(check, *args, **kwargs):
+    with pytest.raises(AssertionError) as info:
+        check(*args, **kwargs)
+    return str(info.value)
+
+
+def test_numpy_reference_passes_visible_and_hidden():
+    result = grading.check_numpy_cnn(numpy_reference)
+    assert "build_numpy_cnn" in repr(result) and "visible" in repr(result)
+    assert "hidden" in repr(grading.check_numpy_cnn(numpy_reference, hidden=True))
+    grading.check_numpy_cnn(numpy_reference(seed=3))  # a built model works too
+
+
+def test_numpy_spec_matches_the_layers_parameter_counts():
+    model = numpy_reference()
+    assert sum(p.size for p in model.params.values()) == sum(row[3] for row in g.NUMPY_SPEC) == 9_098
+    shapes = model.output_shapes((1, 1, 28, 28))
+    assert [s[1:] for s in shapes] == [row[2] for row in g.NUMPY_SPEC]
+
+
+@pytest.mark.parametrize("model, phrases", [
+    (lambda: nn.Sequential(*[layer for i, layer in enumerate(numpy_reference()) if i != 6]),
+     ["forgot Flatten", "16*7*7 = 784", "in_features=784"]),
+    (lambda: nn.Sequential(*list(numpy_reference())[:7], nn.Linear(3136, 10)),
+     ["in_features is wrong", "784 features", "in_features=784", "3136 = 16*14*14 is the size after layer 3"]),
+    (lambda: nn.Sequential(*list(numpy_reference())[:7], nn.Linear(49, 10)),
+     ["in_features is wrong", "49 = 7*7 leaves out the 16 channels"]),
+    (lambda: nn.Sequential(*[layer for i, layer in enumerate(numpy_reference()) if i != 1]),
+     ["missing ReLU between layer 0", "and layer 2 (Conv2d(8, 16"]),
+    (lambda: nn.Sequential(*[layer for i, layer in enumerate(numpy_reference()) if i != 4]),
+     ["missing ReLU between layer 3", "and layer 6 (Linear"]),
+    (lambda: nn.Sequential(*list(numpy_reference())[:7], nn.Linear(784, 9)),
+     ["outputs 9 scores", "10 classes", "out_features=10"]),
+    (lambda: nn.Sequential(*list(numpy_reference()), nn.ReLU()),
+     ["comes after the last Linear", "logits"]),
+    (lambda: nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), *list(numpy_reference())[1:]),
+     ["in_channels=3", "1 channel (grey)"]),
+    (lambda: nn.Sequential(*list(numpy_reference())[:3], nn.Conv2d(16, 16, 3, padding=1), *list(numpy_reference())[4:]),
+     ["in_channels=16", "outputs 8 channels", "in_channels=8"]),
+    (lambda: nn.Sequential(*list(numpy_reference())[:3], nn.Conv2d(8, 16, 3), *list(numpy_reference())[4:7], nn.Linear(576, 10)),
+     ["not the one the notebook asks for", "layer 3", "(N, 16, 14, 14)", "padding"]),
+    (lambda: nn.Sequential(*list(numpy_reference())[:7], nn.Linear(784, 10, bias=False)),
+     ["7,840 parameters", "bias"]),
+    (lambda: nn.Sequential(*list(numpy_reference())[:2], nn.AvgPool2d(2), *list(numpy_reference())[3:]),
+     ["layer 2 should be MaxPool2d(2)"]),
+    (lambda: nn.Sequential(*list(numpy_reference())[:6], nn.Dropout(0.5), *list(numpy_reference())[6:]),
+     ["layer 6 should be Flatten(), but it is Dropout(p=0.5)"]),
+    (lambda: nn.Sequential(*list(numpy_reference()), nn.Dropout(0.5)),
+     ["9 layers, more than the 8"]),
+    (lambda: nn.Sequential(nn.Conv2d(1, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
+                           nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 14 * 14, 10)),
+     ["multiply-accumulates per image", "1,500,000"]),
+    (lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10)),
+     ["starts with Linear", "Conv2d"]),
+    (lambda: None, ["returned None", "return"]),
+    (lambda: tnn.Sequential(tnn.Conv2d(1, 8, 3)), ["PyTorch module", "cnnlab.nn"]),
+    (lambda: nn.Sequential(), ["empty Sequential"]),
+])
+def test_numpy_mistakes_are_named(model, phrases):
+    message = failure(grading.check_numpy_cnn, lambda seed=0: model())
+    for phrase in phrases:
+        assert phrase in message, f"{phrase!r} not in:\n{message}"
+
+
+def test_numpy_zero_weights_and_not_implemented():
+    def zero(seed=0):
+        model = numpy_reference(seed)
+        model[3].params["weight"][...] = 0
+        return model
+    assert "all weights of layer 3" in failure(grading.check_numpy_cnn, zero)
+
+    def todo(seed=0):
+        raise NotImplementedError()
+    assert "not implemented yet" in failure(grading.check_numpy_cnn, todo)
+
+
+def test_numpy_unseeded_builder_fails_only_the_hidden_check():
+    def unseeded(seed=0):
+        return nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(2), nn.Flatten(), nn.Linear(784, 10))
+    grading.check_numpy_cnn(unseeded)
+    assert "different weights each time" in failure(grading.check_numpy_cnn, unseeded, hidden=True)
+
+    def ignores_seed(seed=0):
+        return numpy_reference(seed=0)
+    assert "seed argument is ignored" in failure(grading.check_numpy_cnn, ignores_seed, hidden=True)
+
+
+# ----------------------------------------------------------------------------- torch
+
+
+def torch_reference():
+    return tnn.Sequential(
+        tnn.Conv2d(1, 16, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Conv2d(16, 32, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Flatten(), tnn.Linear(32 * 7 * 7, 10))
+
+
+class FunctionalNet(tnn.Module):
+    """The reference network with a hand-written forward: F.relu, F.max_pool2d, x.view."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = tnn.Conv2d(1, 16, 5, padding=2)
+        self.conv2 = tnn.Conv2d(16, 32, 5, padding=2)
+        self.fc = tnn.Linear(1568, 10)
+
+    def forward(self, x):
+        x = torch.nn.functional.max_pool2d(torch.relu(self.conv1(x)), 2)
+        x = torch.nn.functional.max_pool2d(torch.nn.functional.relu(self.conv2(x)), 2)
+        return self.fc(x.view(x.size(0), -1))
+
+
+def test_torch_reference_passes_visible_and_hidden():
+    assert "build_torch_cnn" in repr(grading.check_torch_cnn(torch_reference))
+    grading.check_torch_cnn(torch_reference, hidden=True)
+    grading.check_torch_cnn(torch_reference())
+    grading.check_torch_cnn(FunctionalNet, hidden=True)
+
+
+def test_torch_spec_matches_layer_table():
+    from cnnlab.summary import layer_table
+
+    table = layer_table(torch_reference(), (1, 28, 28))
+    assert table.total_params == sum(row[3] for row in g.TORCH_SPEC) == 28_938
+    assert [tuple(r.output_shape) for r in table] == [row[2] for row in g.TORCH_SPEC]
+
+
+def torch_layers(replace=(), drop=(), extra=()):
+    layers = list(torch_reference())
+    for index, layer in replace:
+        layers[index] = layer
+    layers = [layer for i, layer in enumerate(layers) if i not in drop]
+    return tnn.Sequential(*layers, *extra)
+
+
+@pytest.mark.parametrize("model, phrases", [
+    (lambda: torch_layers(drop=(6,)), ["forgot Flatten", "32*7*7 = 1568"]),
+    (lambda: torch_layers(drop=(6,), replace=[(7, tnn.Linear(7, 10))]), ["forgot Flatten", "in_features=1568"]),
+    (lambda: torch_layers(replace=[(7, tnn.Linear(800, 10))]),
+     ["in_features is wrong", "1568 features", "in_features=1568", "32*7*7"]),
+    (lambda: torch_layers(replace=[(7, tnn.Linear(6272, 10))]),
+     ["in_features is wrong", "6272 = 32*14*14 is the size after layer 3"]),
+    (lambda: torch_layers(drop=(1,)), ["missing ReLU between layer 0", "Conv2d(16, 32"]),
+    (lambda: torch_layers(replace=[(7, tnn.Linear(1568, 100))]), ["outputs 100 scores", "10 classes"]),
+    (lambda: torch_layers(extra=(tnn.Softmax(dim=1),)), ["after the last Linear", "applies log-softmax itself"]),
+    (lambda: torch_layers(extra=(tnn.ReLU(),)), ["after the last Linear", "logits"]),
+    (lambda: torch_layers(replace=[(0, tnn.Conv2d(3, 16, 5, padding=2))]), ["in_channels=3", "1 channel (grey)"]),
+    (lambda: torch_layers(replace=[(3, tnn.Conv2d(32, 32, 5, padding=2))]), ["in_channels=32", "16 channels"]),
+    (lambda: torch_layers(replace=[(3, tnn.Conv2d(16, 32, 5)), (7, tnn.Linear(32 * 5 * 5, 10))]),
+     ["not the one the notebook asks for", "(N, 32, 14, 14)", "padding"]),
+    (lambda: torch_layers(replace=[(3, tnn.Conv2d(16, 32, 5, padding=2, bias=False))]), ["12,800 parameters", "bias"]),
+    (lambda: torch_layers(replace=[(1, tnn.Tanh())]), ["layer 1 should be ReLU()"]),
+    (lambda: None, ["returned None"]),
+    (lambda: nn.Sequential(nn.Conv2d(1, 8, 3)), ["NumPy model", "PyTorch"]),
+    (lambda: tnn.Sequential(), ["no parameters"]),
+])
+def test_torch_mistakes_are_named(model, phrases):
+    message = failure(grading.check_torch_cnn, model)
+    for phrase in phrases:
+        assert phrase in message, f"{phrase!r} not in:\n{message}"
+
+
+def test_torch_hidden_checks():
+    shared = torch_reference()
+    assert "same model object" in failure(grading.check_torch_cnn, lambda: shared, hidden=True)
+    grading.check_torch_cnn(lambda: shared)  # visible checks do not look at this
+
+    def frozen():
+        model = torch_reference()
+        model[0].weight.requires_grad_(False)
+        return model
+    assert "requires_grad=False" in failure(grading.check_torch_cnn, frozen, hidden=True)
+
+    def double():
+        return torch_reference().double()
+    assert "float64" in failure(grading.check_torch_cnn, double, hidden=True)
+
+    generator = np.random.default_rng()
+
+    def numpy_init():
+        model = torch_reference()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(torch.as_tensor(generator.standard_normal(tuple(p.shape)) * 0.05))
+        return model
+    assert "different initial weights" in failure(grading.check_torch_cnn, numpy_init, hidden=True)
+
+
+def test_torch_unused_layer_is_reported():
+    class Unused(FunctionalNet):
+        def __init__(self):
+            super().__init__()
+            self.extra = tnn.Linear(10, 10)
+    assert "only 28,938 of them are used" in failure(grading.check_torch_cnn, Unused)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def history(losses):
+    h = History()
+    for loss in losses:
+        h.append(train_loss=loss, train_acc=0.5)
+    return h
+
+
+def test_loss_decreases():
+    grading.check_loss_decreases(history([1.2, 0.15]))
+    grading.check_loss_decreases([2.0, 1.0, 0.5])
+    assert "did not fall" in failure(grading.check_loss_decreases, history([0.5, 0.6]))
+    assert "NaN or inf" in failure(grading.check_loss_decreases, history([2.3, math.nan]))
+    assert "at least 2 epochs" in failure(grading.check_loss_decreases, history([0.5]))
+    assert "fell only" in failure(grading.check_loss_decreases, history([1.0, 0.95]))
+    assert "log(10)" in failure(grading.check_loss_decreases, history([2.9, 2.2]))
+    assert "no 'test_loss'" in failure(grading.check_loss_decreases, {"train_loss": [1, 0.1]}, key="test_loss")
+
+
+def test_accuracy():
+    assert "0.9600" in repr(grading.check_accuracy(0.96, 0.95))
+    assert "chance level" in failure(grading.check_accuracy, 0.1, 0.9)
+    assert "not above the required 0.9000" in failure(grading.check_accuracy, 0.85, 0.9)
+    assert "percentage" in failure(grading.check_accuracy, 96.0, 0.9)
+    assert "must be a number" in failure(grading.check_accuracy, "0.97", 0.9)
+    assert "must be a number" in failure(grading.check_accuracy, True, 0.9)
+    grading.check_accuracy(np.float64(0.97), 0.9)
