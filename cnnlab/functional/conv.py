@@ -141,16 +141,32 @@ def _window_columns(x_pad, kernel_hw, stride, dilation, out_hw):
     return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * h_out * w_out)
 
 
+def _sample_columns(x_pad, kernel_hw, stride, dilation, out_hw):
+    """im2col per sample: (N, C, Hp, Wp) -> (N, C*KH*KW, H_out*W_out), built one kernel offset at a time.
+
+    cols[n, (c, u, v), (i, j)] = x_pad[n, c, i*s + u*d, j*s + v*d]; for each offset (u, v) that is one
+    strided slice of x_pad, copied for all n, c, i, j at once.
+    """
+    (kh, kw), (sh, sw), (dh, dw), (h_out, w_out) = kernel_hw, stride, dilation, out_hw
+    n, c = x_pad.shape[:2]
+    cols = np.empty((n, c, kh, kw, h_out, w_out), dtype=x_pad.dtype)
+    for u in range(kh):
+        for v in range(kw):
+            cols[:, :, u, v] = x_pad[:, :, u * dh:u * dh + sh * (h_out - 1) + 1:sh,
+                                     v * dw:v * dw + sw * (w_out - 1) + 1:sw]
+    return cols.reshape(n, c * kh * kw, h_out * w_out)
+
+
 def _conv2d(x, weight, bias, stride, padding, dilation, out_hw):
     """conv2d on checked arguments."""
     n, c_out = x.shape[0], weight.shape[0]
     x_pad = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
-    cols = _window_columns(x_pad, weight.shape[2:], stride, dilation, out_hw)
-    out = weight.reshape(c_out, -1) @ cols                         # (C_out, N*H_out*W_out)
-    out = out.reshape(c_out, n, *out_hw).transpose(1, 0, 2, 3)
+    cols = _sample_columns(x_pad, weight.shape[2:], stride, dilation, out_hw)   # (N, C_in*KH*KW, H_out*W_out)
+    # out[n] = W (C_out, C_in*KH*KW) @ cols[n]: one matrix product per sample, already in (N, C_out, ...) order
+    out = weight.reshape(c_out, -1) @ cols                                      # (N, C_out, H_out*W_out)
     if bias is not None:
-        out = out + bias[None, :, None, None]
-    return np.ascontiguousarray(out)
+        out = out + bias[:, None]                                              # + b[co]
+    return out.reshape(n, c_out, *out_hw)
 
 
 def _conv2d_backward(dout, x, weight, stride, padding, dilation, out_hw):

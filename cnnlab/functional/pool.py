@@ -16,7 +16,6 @@ row-major order when several values tie, like PyTorch).
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from cnnlab._validation import as_array, as_pair, check_positive_float, check_shape
 from cnnlab.functional.sizes import output_hw
@@ -50,15 +49,27 @@ def _check_dout(dout, x, out_hw, forward):
 
 def _pad(x, padding, value):
     (ph, pw) = padding
+    if ph == 0 and pw == 0:
+        return x                                                   # nothing to pad: no copy
     return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
 
 
-def _windows(x_pad, kernel, stride, dilation):
-    """All pooling windows as a strided view: (N, C, Hp, Wp) -> (N, C, H_out, W_out, KH, KW)."""
-    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
-    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-    windows = sliding_window_view(x_pad, span, axis=(2, 3))
-    return windows[:, :, ::sh, ::sw, ::dh, ::dw]
+def _offset_views(x_pad, kernel, stride, dilation, out_hw):
+    """One strided view per kernel offset (u, v), in row-major order (k = u*KW + v).
+
+    x_pad: (N, C, Hp, Wp) -> KH*KW views of shape (N, C, H_out, W_out) with
+    ``view_k[n, c, i, j] = x_pad[n, c, i*s + u*d, j*s + v*d]``: offset (u, v) of every window
+    at once. They are slices (no copies), so writing into a view of ``dx_pad`` writes into ``dx_pad``.
+    Reducing over these KH*KW views instead of over the last two axes of a 6-D sliding window view
+    touches memory in order and is an order of magnitude faster.
+    """
+    (kh, kw), (sh, sw), (dh, dw), (h_out, w_out) = kernel, stride, dilation, out_hw
+    views = []
+    for u in range(kh):
+        for v in range(kw):
+            views.append(x_pad[:, :, u * dh:u * dh + sh * (h_out - 1) + 1:sh,
+                               v * dw:v * dw + sw * (w_out - 1) + 1:sw])
+    return views
 
 
 # ----------------------------------------------------------------------------- naive loops
@@ -129,6 +140,10 @@ def max_pool2d_backward_naive(dout, x, kernel_size, stride=None, padding=0, dila
 
 
 # ----------------------------------------------------------------------------- vectorised
+#
+# The vectorised versions loop over the KH*KW kernel offsets (u, v) instead of over the
+# N*C*H_out*W_out windows: each step combines one strided view (N, C, H_out, W_out) of the
+# padded input, offset (u, v) of every window at once (see ``_offset_views``).
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
     """Max pooling, as ``torch.nn.functional.max_pool2d``.
@@ -136,14 +151,22 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
     x: (N, C, H, W) -> (N, C, H_out, W_out). kernel_size, stride (default kernel_size),
     padding (pads with -inf), dilation: int or (h, w).
     """
-    x, kernel, stride, padding, dilation, _ = _check_pool_args(x, kernel_size, stride, padding, dilation)
-    return _windows(_pad(x, padding, -np.inf), kernel, stride, dilation).max(axis=(4, 5))
+    x, kernel, stride, padding, dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding, dilation)
+    views = _offset_views(_pad(x, padding, -np.inf), kernel, stride, dilation, out_hw)
+    out = views[0].copy()
+    for view in views[1:]:
+        np.maximum(out, view, out=out)      # out[n, c, i, j] = max_{u, v} x_pad[n, c, i*s + u*d, j*s + v*d]
+    return out
 
 
 def min_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
     """Min pooling (pads with +inf); equals ``-max_pool2d(-x, ...)``. Shapes as ``max_pool2d``."""
-    x, kernel, stride, padding, dilation, _ = _check_pool_args(x, kernel_size, stride, padding, dilation)
-    return _windows(_pad(x, padding, np.inf), kernel, stride, dilation).min(axis=(4, 5))
+    x, kernel, stride, padding, dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding, dilation)
+    views = _offset_views(_pad(x, padding, np.inf), kernel, stride, dilation, out_hw)
+    out = views[0].copy()
+    for view in views[1:]:
+        np.minimum(out, view, out=out)      # out[n, c, i, j] = min_{u, v} x_pad[n, c, i*s + u*d, j*s + v*d]
+    return out
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
@@ -151,8 +174,13 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
 
     x: (N, C, H, W) -> (N, C, H_out, W_out); every window is divided by KH*KW, padded zeros included.
     """
-    x, kernel, stride, padding, dilation, _ = _check_pool_args(x, kernel_size, stride, padding)
-    return _windows(_pad(x, padding, 0.0), kernel, stride, dilation).mean(axis=(4, 5))
+    x, (kh, kw), stride, padding, dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding)
+    views = _offset_views(_pad(x, padding, 0.0), (kh, kw), stride, dilation, out_hw)
+    total = views[0].copy()
+    for view in views[1:]:
+        total += view                       # total[n, c, i, j] = sum_{u, v} x_pad[n, c, i*s + u, j*s + v]
+    total /= kh * kw                        # out = total / (KH*KW)
+    return total
 
 
 def lp_pool2d(x, p, kernel_size, stride=None):
@@ -163,9 +191,12 @@ def lp_pool2d(x, p, kernel_size, stride=None):
     so use non-negative x (e.g. after ReLU) unless p is an even integer.
     """
     p = check_positive_float(p, "p")
-    x, kernel, stride, padding, dilation, _ = _check_pool_args(x, kernel_size, stride, 0)
+    x, kernel, stride, padding, dilation, out_hw = _check_pool_args(x, kernel_size, stride, 0)
     with np.errstate(invalid="ignore"):
-        sums = (_windows(x, kernel, stride, dilation) ** p).sum(axis=(4, 5))
+        views = _offset_views(x, kernel, stride, dilation, out_hw)
+        sums = views[0] ** p
+        for view in views[1:]:
+            sums += view ** p               # sums[n, c, i, j] = sum_{u, v} x[n, c, i*s + u, j*s + v] ** p
         return sums ** (1.0 / p)
 
 
@@ -188,18 +219,24 @@ def min_pool2d_backward(dout, x, kernel_size, stride=None, padding=0, dilation=1
 
 
 def _route_to_winner(dout, x_pad, x_shape, kernel, stride, padding, dilation):
-    """Scatter-add dout[n, c, i, j] onto the first arg-max of window (i, j) of x_pad."""
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-    n, c, h_out, w_out = dout.shape
-    hp, wp = x_pad.shape[2:]
-    windows = _windows(x_pad, kernel, stride, dilation).reshape(n, c, h_out, w_out, kh * kw)
-    winner = windows.argmax(axis=-1)                               # first maximum, row-major in (u, v)
-    rows = np.arange(h_out)[:, None] * sh + (winner // kw) * dh    # i*s + u*d
-    cols = np.arange(w_out)[None, :] * sw + (winner % kw) * dw     # j*s + v*d
-    plane = np.arange(n * c).reshape(n, c, 1, 1)
-    flat = (plane * hp + rows) * wp + cols                         # index into x_pad.ravel()
-    dx_pad = np.bincount(flat.ravel(), weights=dout.ravel(), minlength=x_pad.size)
-    dx_pad = dx_pad.reshape(x_pad.shape).astype(np.result_type(dout, x_pad), copy=False)
+    """Add dout[n, c, i, j] onto the first arg-max of window (i, j) of x_pad; return the unpadded dx."""
+    (ph, pw), out_hw = padding, dout.shape[2:]
+    views = _offset_views(x_pad, kernel, stride, dilation, out_hw)
+    dx_pad = np.zeros(x_pad.shape, dtype=np.result_type(dout, x_pad))
+    dx_views = _offset_views(dx_pad, kernel, stride, dilation, out_hw)
+    out = views[0].copy()
+    for view in views[1:]:
+        np.maximum(out, view, out=out)      # out[n, c, i, j] = max_{u, v} x_pad[n, c, i*s + u*d, j*s + v*d]
+    # Only the winner influenced out[n, c, i, j], so it receives the whole gradient. Going through
+    # the offsets in row-major order, the winner is the first offset whose value equals the
+    # maximum (ties go to the first maximum, like PyTorch); `unclaimed` marks windows still without one.
+    unclaimed = np.ones(out.shape, dtype=bool)
+    for view, dx_view in zip(views, dx_views):
+        won = (view == out) & unclaimed
+        # dx_pad[n, c, i*s + u*d, j*s + v*d] += dout[n, c, i, j] where offset (u, v) won window (i, j);
+        # within one offset the positions are all different, so += on this strided view adds each once
+        dx_view += dout * won
+        unclaimed &= ~won
     return np.ascontiguousarray(dx_pad[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]])
 
 
@@ -208,12 +245,10 @@ def avg_pool2d_backward(dout, x, kernel_size, stride=None, padding=0):
 
     dout: (N, C, H_out, W_out), x: (N, C, H, W) -> dx: (N, C, H, W)
     """
-    x, (kh, kw), (sh, sw), (ph, pw), _, (h_out, w_out) = _check_pool_args(x, kernel_size, stride, padding)
-    dout = _check_dout(dout, x, (h_out, w_out), "avg_pool2d")
+    x, (kh, kw), stride, (ph, pw), dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding)
+    dout = _check_dout(dout, x, out_hw, "avg_pool2d")
     share = dout / (kh * kw)
     dx_pad = np.zeros(x.shape[:2] + (x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), dtype=share.dtype)
-    for u in range(kh):
-        for v in range(kw):
-            # window (i, j) read x_pad[i*s + u, j*s + v] for every offset (u, v)
-            dx_pad[:, :, u:u + sh * (h_out - 1) + 1:sh, v:v + sw * (w_out - 1) + 1:sw] += share
+    for dx_view in _offset_views(dx_pad, (kh, kw), stride, dilation, out_hw):
+        dx_view += share                    # window (i, j) read x_pad[i*s + u, j*s + v] for every offset (u, v)
     return np.ascontiguousarray(dx_pad[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]])
