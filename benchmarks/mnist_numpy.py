@@ -22,14 +22,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("CNNLAB_DATA", str(REPO.parent / "shared" / "data" / "mnist"))
 
-import numpy as np  # noqa: E402
-
-from cnnlab import nn, optim, train  # noqa: E402
-from cnnlab.data import mnist_arrays  # noqa: E402
 
 
-def main():
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2, help="BLAS threads (set before numpy is imported)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--momentum", type=float, default=0.9)
@@ -40,8 +37,20 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--goal-accuracy", type=float, default=0.98)
     parser.add_argument("--goal-seconds", type=float, default=180.0)
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+ARGS = parse_args()
+for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402
+
+from cnnlab import nn, optim, train  # noqa: E402
+from cnnlab.data import mnist_arrays  # noqa: E402
+
+
+def main(args):
     x_train, y_train = mnist_arrays("train", limit=args.limit, download=False)
     x_test, y_test = mnist_arrays("test", download=False)
     model = train.numpy_mnist_cnn(seed=args.seed, channels=tuple(args.channels), dtype=np.float32)
@@ -49,7 +58,7 @@ def main():
     optimizer = optim.SGD(model, lr=args.lr, momentum=args.momentum)
     print(f"numpy CNN {tuple(args.channels)}: {n_params:,} parameters; {len(x_train)} train / {len(x_test)} "
           f"test images; {args.epochs} epochs, batch {args.batch_size}, SGD lr {args.lr} momentum "
-          f"{args.momentum} {args.schedule}; numpy {np.__version__}, {os.cpu_count()} CPUs, "
+          f"{args.momentum} {args.schedule}; numpy {np.__version__}, {args.threads} BLAS threads, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     cpu_start = time.process_time()
     history = train.train_numpy(model, nn.SoftmaxCrossEntropy(), optimizer, x_train, y_train,
@@ -71,4 +80,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)
