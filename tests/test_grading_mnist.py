@@ -249,3 +249,37 @@ def test_accuracy():
     assert "must be a number" in failure(grading.check_accuracy, "0.97", 0.9)
     assert "must be a number" in failure(grading.check_accuracy, True, 0.9)
     grading.check_accuracy(np.float64(0.97), 0.9)
+
+
+# ----------------------------------------------------------------------------- confusion matrix
+
+
+def confusion_reference(y_true, y_pred, num_classes=10):
+    counts = np.zeros((num_classes, num_classes), dtype=int)
+    np.add.at(counts, (y_true, y_pred), 1)
+    return counts
+
+
+def test_confusion_counts_reference_passes():
+    grading.check_confusion_counts(confusion_reference)
+    grading.check_confusion_counts(confusion_reference, hidden=True)
+    rng = np.random.default_rng(1)
+    y, p = rng.integers(0, 10, 50), rng.integers(0, 10, 50)
+    from cnnlab.plots import confusion_matrix
+    assert np.array_equal(g.reference_confusion_counts(y, p), confusion_matrix(y, p, num_classes=10))
+
+
+@pytest.mark.parametrize("fn, phrase", [
+    (lambda y_true, y_pred, num_classes=10: confusion_reference(y_true, y_pred, num_classes).T, "rows and columns swapped"),
+    (lambda y_true, y_pred, num_classes=10: confusion_reference(y_true, y_pred, num_classes)
+     / np.maximum(confusion_reference(y_true, y_pred, num_classes).sum(1, keepdims=True), 1), "normalised"),
+    (lambda y_true, y_pred, num_classes=10: confusion_reference(y_true, y_pred, max(max(y_true), max(y_pred)) + 1),
+     "num_classes ignored"),
+    (lambda y_true, y_pred, num_classes=10: np.diag(np.bincount(np.asarray(y_true)[np.asarray(y_true) == np.asarray(y_pred)],
+                                                                 minlength=num_classes)), "diagonal only"),
+    (lambda y_true, y_pred, num_classes=10: None, "returned None"),
+    (lambda y_true, y_pred, num_classes=10: __import__("cnnlab.plots").plots.confusion_matrix(y_true, y_pred, num_classes),
+     "ready-made"),
+])
+def test_confusion_counts_mistakes_are_named(fn, phrase):
+    assert phrase in failure(grading.check_confusion_counts, fn)

@@ -39,7 +39,8 @@ from cnnlab.grading.exercises import (
     check_zero_pad,
 )
 from cnnlab.grading.feedback import Suspect, assert_matches
-from cnnlab.grading.mnist import check_accuracy, check_loss_decreases, check_numpy_cnn, check_torch_cnn
+from cnnlab.grading.mnist import (check_accuracy, check_confusion_counts, check_loss_decreases, check_numpy_cnn,
+                                  check_torch_cnn)
 from cnnlab.grading.runner import CheckResult
 
 #: exercise name -> check function; the student's function has the same name.
@@ -95,6 +96,7 @@ def check_all(namespace=None):
 __all__ = ["check", "check_all", "CHECKS", "CheckResult", "Suspect", "assert_matches",
            "check_alexnet_table", "check_conv_params", "check_linear_params", "check_conv_macs",
            "check_filter_weights", "check_filter_count",
-           "check_numpy_cnn", "check_torch_cnn", "check_loss_decreases", "check_accuracy"] + [
+           "check_numpy_cnn", "check_torch_cnn", "check_loss_decreases", "check_accuracy",
+           "check_confusion_counts"] + [
     fn.__name__ for fn in CHECKS.values()
 ]

@@ -16,6 +16,7 @@ and trains both. The test cells call
   convolution expecting the wrong number of channels, all-zero weights. Then
   the network is compared with the one the notebook specifies (kind, output
   shape and parameter count of every layer);
+* :func:`check_confusion_counts` with the student's confusion matrix;
 * :func:`check_loss_decreases` with a :class:`cnnlab.train.History` (or a
   list of losses) and :func:`check_accuracy` with a test accuracy.
 
@@ -29,6 +30,8 @@ import numbers
 import numpy as np
 
 from cnnlab import nn as cnn_nn
+from cnnlab.grading.feedback import Suspect, as_answer, assert_matches, describe_call
+from cnnlab.grading.guard import ReferenceGuard
 from cnnlab.grading.runner import CheckResult
 from cnnlab.summary import layer_table
 
@@ -644,3 +647,89 @@ def check_accuracy(accuracy, threshold, what="test accuracy"):
                    "and that you did not change the training settings.")
         _fail([f"the {what} is {accuracy:.4f}, not above the required {threshold:.4f}: {why}"])
     return CheckResult(f"{what} {accuracy:.4f} > {threshold}", 1, False)
+
+
+# --------------------------------------------------------------------------- confusion matrix
+
+
+def reference_confusion_counts(y_true, y_pred, num_classes=NUM_CLASSES):
+    """counts[t, p] = how many examples of true class t were predicted as p."""
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+    for t, p in zip(np.asarray(y_true).tolist(), np.asarray(y_pred).tolist()):
+        counts[t, p] += 1
+    return counts
+
+
+class _PlotsGuard(ReferenceGuard):
+    """The reference guard, also refusing ready-made confusion matrices."""
+
+    def _forbidden(self, module, name):
+        if module.split(".")[0] == "sklearn" or (module == "cnnlab.plots" and name == "confusion_matrix"):
+            return True
+        return super()._forbidden(module, name)
+
+
+def _confusion_cases(hidden):
+    cases = [
+        dict(y_true=np.array([0, 1, 2, 2, 1]), y_pred=np.array([0, 2, 2, 2, 1]), num_classes=3),
+        dict(y_true=np.array([3, 3, 0, 1]), y_pred=np.array([0, 3, 0, 1]), num_classes=4),
+        dict(y_true=np.array([1, 1, 0]), y_pred=np.array([1, 0, 0]), num_classes=5),  # classes 2-4 never occur
+    ]
+    if hidden:
+        rng = np.random.default_rng(6)
+        y = rng.integers(0, 10, size=300)
+        pred = np.where(rng.random(300) < 0.8, y, rng.integers(0, 10, size=300))
+        cases += [dict(y_true=y, y_pred=pred, num_classes=10),
+                  dict(y_true=np.array([7]), y_pred=np.array([2]), num_classes=10),
+                  dict(y_true=np.arange(10), y_pred=np.arange(10), num_classes=10)]
+    return cases
+
+
+def _confusion_suspects(args, expected):
+    counts = np.asarray(expected, dtype=float)
+    sizes = np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    k = int(max(np.max(args["y_true"]), np.max(args["y_pred"]))) + 1
+    return [
+        Suspect("rows and columns swapped", "row t must be the TRUE class and column p the PREDICTED one: "
+                "counts[y_true[i], y_pred[i]] += 1", counts.T),
+        Suspect("normalised", "return the counts themselves, not fractions of each class", counts / sizes),
+        Suspect("normalised by the total", "return the counts, not fractions of all examples",
+                counts / max(counts.sum(), 1)),
+        Suspect("diagonal only", "every example adds 1 to exactly one cell, also the wrong predictions",
+                np.diag(np.diag(counts))),
+        Suspect("num_classes ignored", "the matrix is num_classes x num_classes even when some classes never "
+                "occur", counts[:k, :k]),
+    ]
+
+
+def check_confusion_counts(fn, hidden=False):
+    """Check ``confusion_counts(y_true, y_pred, num_classes)`` -> ``(K, K)`` int counts."""
+    name = "confusion_counts"
+    cases = _confusion_cases(hidden)
+    for args in cases:
+        expected = reference_confusion_counts(**args)
+        given = {k: (np.array(v) if isinstance(v, np.ndarray) else v) for k, v in args.items()}
+        guard = _PlotsGuard()
+        try:
+            with guard:
+                received = fn(**given)
+        except NotImplementedError:
+            raise AssertionError(
+                f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code.") from None
+        except Exception as exc:
+            raise AssertionError(f"{name} raised {type(exc).__name__}: {exc}\n"
+                                 f"{describe_call(name, args)}") from exc
+        if guard.violation:
+            raise AssertionError(f"{name} calls {guard.violation}, a ready-made implementation. The exercise is "
+                                 "to count yourself (a loop, or np.add.at).")
+        if received is None:
+            as_answer(received, f"{name}(...)")
+        try:
+            assert_matches(received, expected, describe_call(name, args), f"{name}(...)")
+        except AssertionError:
+            assert_matches(received, expected, describe_call(name, args), f"{name}(...)",
+                           suspects=_confusion_suspects(args, expected),
+                           shape_hints=[((k, k), "num_classes ignored: the matrix must be num_classes x num_classes "
+                                                 "even when some classes never occur")
+                                        for k in range(1, args["num_classes"])])
+    return CheckResult(name, len(cases), hidden)
