@@ -76,8 +76,6 @@ _WEIGHTED = ("conv", "linear")
 
 _NOT_LINEAR_HINT = ("without a nonlinearity in between, two layers with weights compute one linear map "
                     "(a convolution of a convolution is again a convolution), so the second layer adds nothing")
-_LAST_LAYER_HINT = ("the last layer must output the raw scores (logits): the loss applies the softmax itself, "
-                    "and a ReLU there would clip every negative score to 0")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -178,9 +176,15 @@ def _check_activations(kinds, texts, name):
     after = [i for i in range(last + 1, len(kinds)) if kinds[i] not in ("dropout", "flatten")]
     if after:
         i = after[0]
-        extra = (" Remove it: cnnlab.train.fit uses F.cross_entropy, which applies log-softmax itself, so "
-                 "a softmax in the model would be applied twice." if kinds[i] == "softmax" else " Remove it.")
-        _fail([f"{name}: layer {i} ({texts[i]}) comes after the last Linear layer; {_LAST_LAYER_HINT}.{extra}"])
+        if kinds[i] == "softmax":
+            why = ("the loss (F.cross_entropy in cnnlab.train.fit) applies log-softmax itself, so a softmax in "
+                   "the model would be applied twice and the gradients would almost vanish")
+        elif kinds[i] in ("relu", "act"):
+            why = "a ReLU there would clip every negative score to 0, so the scores could no longer say 'not this digit'"
+        else:
+            why = "nothing should change the scores after it"
+        _fail([f"{name}: layer {i} ({texts[i]}) comes after the last Linear layer. The last Linear layer must "
+               f"output the raw scores (logits): {why}. Remove layer {i}."])
 
 
 def _check_classes(out_shape, name):
