@@ -26,7 +26,9 @@ os.environ.setdefault("CNNLAB_DATA", str(REPO.parent / "shared" / "data" / "mnis
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=2, help="BLAS threads (set before numpy is imported)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS threads, set before numpy is imported (default 1: the matrices are small, "
+                             "and a second thread mostly waits on a busy machine)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--momentum", type=float, default=0.9)
