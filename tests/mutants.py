@@ -374,4 +374,31 @@ def conv_macs(c_in, c_out, kernel_size, output_size, groups=1):
     oh, ow = (output_size, output_size) if np.isscalar(output_size) else output_size
     return oh * ow * c_out * ((c_in // groups) * kh * kw + 1)
 '''),
+    ("build_numpy_cnn", "forgot Flatten", '''
+def build_numpy_cnn(seed=0):
+    return nn.Sequential(
+        nn.Conv2d(1, 8, kernel_size=3, padding=1, seed=seed, dtype=np.float32),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, kernel_size=3, padding=1, seed=seed + 1, dtype=np.float32),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Linear(16 * 7 * 7, 10, seed=seed + 2, dtype=np.float32),
+    )
+'''),
+    ("build_torch_cnn", "softmax", '''
+def build_torch_cnn():
+    return tnn.Sequential(
+        tnn.Conv2d(1, 16, kernel_size=5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Conv2d(16, 32, kernel_size=5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Flatten(), tnn.Linear(32 * 7 * 7, 10), tnn.Softmax(dim=1),
+    )
+'''),
+    ("confusion_counts", "rows and columns swapped", '''
+def confusion_counts(y_true, y_pred, num_classes=10):
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+    for t, p in zip(y_true, y_pred):
+        counts[p, t] += 1
+    return counts
+'''),
 ]

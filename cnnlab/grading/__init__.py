@@ -60,6 +60,9 @@ CHECKS = {
     "conv_params": check_conv_params,
     "linear_params": check_linear_params,
     "conv_macs": check_conv_macs,
+    "build_numpy_cnn": check_numpy_cnn,
+    "build_torch_cnn": check_torch_cnn,
+    "confusion_counts": check_confusion_counts,
 }
 
 
