@@ -32,7 +32,7 @@ from cnnlab import models, train  # noqa: E402
 from cnnlab.data import mnist_arrays  # noqa: E402
 
 MODELS = {
-    "fast": train.fast_mnist_cnn,
+    "fast": models.fast_mnist_cnn,
     "mnist_cnn": models.mnist_cnn,
     "lenet5": lambda: models.lenet5(input_size=28),
 }

@@ -400,3 +400,34 @@ def mnist_cnn(num_classes=10):
         ("flatten", nn.Flatten()),
         ("fc", nn.Linear(64 * 7 * 7, num_classes)),
     ]))
+
+
+def fast_mnist_cnn(num_classes=10):
+    """A smaller torch CNN for MNIST, tuned to train fast on a 2-core CPU.
+
+    About 99.2% test accuracy after 3 epochs (one-cycle Adam, lr 4e-3, batch 128),
+    i.e. well inside a minute of CPU training (``benchmarks/mnist_torch.py``)::
+
+        conv1 1->16 5x5 pad 2, bn, relu, max pool 2   -> 16x14x14
+        conv2 16->32 5x5 pad 2, bn, relu, max pool 2  -> 32x7x7
+        flatten, fc 1568->num_classes
+
+    Input ``(N, 1, 28, 28)`` -> logits ``(N, num_classes)``.
+    """
+    from collections import OrderedDict
+
+    from torch import nn
+
+    num_classes = check_int(num_classes, "num_classes", minimum=1)
+    return nn.Sequential(OrderedDict([
+        ("conv1", nn.Conv2d(1, 16, kernel_size=5, padding=2, bias=False)),
+        ("bn1", nn.BatchNorm2d(16)),
+        ("relu1", nn.ReLU(inplace=True)),
+        ("pool1", nn.MaxPool2d(2)),
+        ("conv2", nn.Conv2d(16, 32, kernel_size=5, padding=2, bias=False)),
+        ("bn2", nn.BatchNorm2d(32)),
+        ("relu2", nn.ReLU(inplace=True)),
+        ("pool2", nn.MaxPool2d(2)),
+        ("flatten", nn.Flatten()),
+        ("fc", nn.Linear(32 * 7 * 7, num_classes)),
+    ]))

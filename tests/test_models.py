@@ -233,3 +233,13 @@ def test_specs_are_fresh_lists():
     assert models.alexnet_spec("original")[0]["out_channels"] == 96
     assert models.alexnet_spec("original", num_classes=7)[-1]["out_features"] == 7
     assert models.vgg16_spec(num_classes=5)[-1]["out_features"] == 5
+
+
+def test_fast_mnist_cnn_shapes_and_parameters():
+    import torch
+
+    model = models.fast_mnist_cnn()
+    out = model(torch.zeros(2, 1, 28, 28))
+    assert out.shape == (2, 10)
+    # conv1 16*25 (no bias) + bn1 2*16 + conv2 32*16*25 + bn2 2*32 + fc 1568*10 + 10
+    assert sum(p.numel() for p in model.parameters()) == 400 + 32 + 12800 + 64 + 15680 + 10
