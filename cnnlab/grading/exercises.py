@@ -561,7 +561,7 @@ def check_numerical_gradient(fn, hidden=False):
         rng = fresh_rng()
         cases.append((cube, rng.normal(size=(2, 2, 3)), 1e-3, lambda x: 3 * x ** 2))
     name = "numerical_gradient"
-    for f, x, eps, exact in cases:
+    for f, x, eps, _exact in cases:
         args = dict(f=f, x=x, eps=eps)
         got = call_student(fn, name, args)
         want = np.array([_central(f, x, eps, i) for i in np.ndindex(x.shape)]).reshape(x.shape)
@@ -571,7 +571,6 @@ def check_numerical_gradient(fn, hidden=False):
                     "its error shrinks like eps**2 instead of eps", forward),
             Suspect("divided by eps instead of 2*eps", "the two probes are 2*eps apart", 2 * want),
         ])
-        assert np.allclose(want, exact(x), rtol=1e-4, atol=1e-6)
     return CheckResult(name, len(cases), hidden)
 
 
