@@ -28,6 +28,7 @@ c.CourseDirectory.ignore = [
 # Feedback shows the visible tests and their results, never the hidden tests' source.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "cnnlab.grading.hidden.HideHiddenTestTracebacks",  # tracebacks quote the hidden lines
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

@@ -265,6 +265,8 @@ def test_honest_students_are_untouched(graded):
 def test_gradebook_tampering_is_restored_and_logged(graded):
     course, graded_scores, log = graded
     assert "modified" in log and "gradebook was restored" in log
+    kept = list(course.glob("gradebook.db.modified-*"))
+    assert len(kept) == 1   # the tampered copy is kept for the instructor to inspect
 
 
 def test_shadowing_files_never_reach_the_kernel(graded):
@@ -294,10 +296,14 @@ def test_hidden_tests_are_stripped_from_feedback(graded):
 
     course, _, _ = graded
     nbgrader(["generate_feedback", ASSIGNMENT, "--force"], cwd=course)
-    html = (course / "feedback" / "honest_a" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
-    text = re.sub(r"<[^>]+>", "", html)
-    assert "hidden=True" not in text and "BEGIN HIDDEN TESTS" not in text
-    assert "grading.check_correlate1d(correlate1d)" in text   # the visible test stays
+    for student in ("honest_a", "calls_reference", "edited_test_cell", "fake_ndarray"):
+        html = (course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+        text = re.sub(r"<[^>]+>", "", html)
+        assert "hidden=True" not in text and "BEGIN HIDDEN TESTS" not in text, student
+        assert "grading.check_correlate1d(correlate1d)" in text   # the visible test stays
+    # ... and a failing student still reads the diagnosis
+    html = (course / "feedback" / "calls_reference" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "ready-made implementation" in html
 
 
 def test_audit_flags_tampering_and_spares_honest_students(graded):

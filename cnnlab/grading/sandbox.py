@@ -23,6 +23,7 @@ operating-system isolation: see the README's instructor section.
 import os
 import resource
 import sys
+import time
 
 MEMORY_ENV = "CNNLAB_GRADING_MEMORY_GB"
 DEFAULT_MEMORY_GB = 6.0
@@ -79,12 +80,18 @@ def _make_kernel_manager_class():
             """Put the gradebook back if the notebook's code changed it."""
             if not self._gradebook or self._gradebook_bytes is None:
                 return False
-            if _read(self._gradebook) == self._gradebook_bytes:
+            current = _read(self._gradebook)
+            if current == self._gradebook_bytes:
                 return False
+            # Keep the changed file: if another nbgrader process shares this course directory
+            # (don't: see docs/instructors.md), its writes are in there.
+            kept = f"{self._gradebook}.modified-{os.getpid()}-{int(time.time())}"
+            with open(kept, "wb") as f:
+                f.write(current)
             with open(self._gradebook, "wb") as f:
                 f.write(self._gradebook_bytes)
-            self.log.error("cnnlab: the notebook being graded modified %s; the gradebook was restored",
-                           self._gradebook)
+            self.log.error("cnnlab: the notebook being graded modified %s; the gradebook was restored "
+                           "(the modified copy is %s)", self._gradebook, kept)
             return True
 
     return SandboxKernelManager
