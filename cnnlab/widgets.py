@@ -143,8 +143,35 @@ def size_formula(name, size, kernel, stride, padding, dilation=1, show_dilation=
 # Convolution explorer: state
 # --------------------------------------------------------------------------
 
+class OutputSteps:
+    """Walk through the output cells in row-major order (shared by both explorers).
+
+    Needs ``output_shape`` (``(H_out, W_out)`` or None) and ``out_row``/``out_col``.
+    """
+
+    @property
+    def num_steps(self):
+        """Number of output cells (0 when there is no output)."""
+        shape = self.output_shape
+        return 0 if shape is None else shape[0] * shape[1]
+
+    @property
+    def step(self):
+        """The current output cell as one row-major index."""
+        shape = self.output_shape
+        return 0 if shape is None else self.out_row * shape[1] + self.out_col
+
+    def set_step(self, step):
+        """Select output cell number ``step`` (row-major) and return ``(out_row, out_col)``."""
+        shape = self.output_shape
+        if shape is not None:
+            step = min(max(0, int(step)), shape[0] * shape[1] - 1)
+            self.out_row, self.out_col = divmod(step, shape[1])
+        return (self.out_row, self.out_col)
+
+
 @dataclass
-class ConvExplorerState:
+class ConvExplorerState(OutputSteps):
     """Everything the convolution explorer shows, for one 2-D image and one kernel.
 
     ``image``: (H, W), ``kernel``: (KH, KW), ``bias``: a number; ``stride``,
@@ -283,26 +310,6 @@ class ConvExplorerState:
         rows = range(min(r for r, _ in taps), max(r for r, _ in taps) + 1)
         cols = range(min(c for _, c in taps), max(c for _, c in taps) + 1)
         return [(r, c) for r in rows for c in cols if (r, c) not in taps]
-
-    @property
-    def num_steps(self):
-        """Number of output cells (0 when there is no output)."""
-        shape = self.output_shape
-        return 0 if shape is None else shape[0] * shape[1]
-
-    @property
-    def step(self):
-        """The current output cell as one row-major index."""
-        shape = self.output_shape
-        return 0 if shape is None else self.out_row * shape[1] + self.out_col
-
-    def set_step(self, step):
-        """Select output cell number ``step`` (row-major) and return ``(out_row, out_col)``."""
-        shape = self.output_shape
-        if shape is not None:
-            step = min(max(0, int(step)), shape[0] * shape[1] - 1)
-            self.out_row, self.out_col = divmod(step, shape[1])
-        return (self.out_row, self.out_col)
 
     # -- text ----------------------------------------------------------------
 
@@ -468,7 +475,7 @@ POOL_FILL = {"max": -np.inf, "min": np.inf, "avg": 0.0}   # what padding holds i
 
 
 @dataclass
-class PoolExplorerState:
+class PoolExplorerState(OutputSteps):
     """Everything the pooling explorer shows, for one 2-D input.
 
     ``x``: (H, W); ``mode``: ``"max"``, ``"avg"`` or ``"min"``; ``kernel_size``,
@@ -627,26 +634,6 @@ class PoolExplorerState:
         values = [self.padded_input()[cell] for cell in cells]
         pick = int(np.argmax(values)) if self.mode == "max" else int(np.argmin(values))
         return cells[pick]
-
-    @property
-    def num_steps(self):
-        """Number of output cells (0 when there is no output)."""
-        shape = self.output_shape
-        return 0 if shape is None else shape[0] * shape[1]
-
-    @property
-    def step(self):
-        """The current output cell as one row-major index."""
-        shape = self.output_shape
-        return 0 if shape is None else self.out_row * shape[1] + self.out_col
-
-    def set_step(self, step):
-        """Select output cell number ``step`` (row-major) and return ``(out_row, out_col)``."""
-        shape = self.output_shape
-        if shape is not None:
-            step = min(max(0, int(step)), shape[0] * shape[1] - 1)
-            self.out_row, self.out_col = divmod(step, shape[1])
-        return (self.out_row, self.out_col)
 
     # -- text ----------------------------------------------------------------
 
