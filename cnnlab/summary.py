@@ -41,6 +41,7 @@ type + position; ``(h, w)`` pairs are accepted wherever an int is)::
 import dataclasses
 import html
 import math
+import numbers
 
 from cnnlab._validation import as_pair, check_int
 from cnnlab.functional import conv_output_size
@@ -119,7 +120,7 @@ class LayerTable:
         return iter(self.rows)
 
     def __getitem__(self, key):
-        if isinstance(key, (int, slice)):
+        if isinstance(key, (numbers.Integral, slice)) and not isinstance(key, bool):
             return self.rows[key]
         for row in self.rows:
             if row.name == key:

@@ -511,3 +511,12 @@ def test_specs_need_no_torch():
             "assert t.total_params == 60965224, t.total_params; "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_rows_can_be_looked_up_by_numpy_integers():
+    import numpy as np
+
+    from cnnlab.models import alexnet_spec
+
+    table = layer_table(alexnet_spec("original"), (3, 227, 227))
+    assert table[np.int64(0)] is table[0] is table["conv1"]
