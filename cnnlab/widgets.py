@@ -146,8 +146,17 @@ def size_formula(name, size, kernel, stride, padding, dilation=1, show_dilation=
 class OutputSteps:
     """Walk through the output cells in row-major order (shared by both explorers).
 
-    Needs ``output_shape`` (``(H_out, W_out)`` or None) and ``out_row``/``out_col``.
+    Needs ``output_shape`` (``(H_out, W_out)`` or None), ``is_valid`` and ``out_row``/``out_col``.
     """
+
+    def clamp_position(self):
+        """Move ``(out_row, out_col)`` into the output if it fell outside."""
+        self.out_row = max(0, int(self.out_row))
+        self.out_col = max(0, int(self.out_col))
+        if self.is_valid:
+            h_out, w_out = self.output_shape
+            self.out_row = min(self.out_row, h_out - 1)
+            self.out_col = min(self.out_col, w_out - 1)
 
     @property
     def num_steps(self):
@@ -207,15 +216,6 @@ class ConvExplorerState(OutputSteps):
             setattr(self, name, value)
         self.clamp_position()
         return self
-
-    def clamp_position(self):
-        """Move ``(out_row, out_col)`` into the output if it fell outside."""
-        self.out_row = max(0, int(self.out_row))
-        self.out_col = max(0, int(self.out_col))
-        if self.is_valid:
-            h_out, w_out = self.output_shape
-            self.out_row = min(self.out_row, h_out - 1)
-            self.out_col = min(self.out_col, w_out - 1)
 
     @property
     def error(self):
@@ -510,15 +510,6 @@ class PoolExplorerState(OutputSteps):
             setattr(self, name, value)
         self.clamp_position()
         return self
-
-    def clamp_position(self):
-        """Move ``(out_row, out_col)`` into the output if it fell outside."""
-        self.out_row = max(0, int(self.out_row))
-        self.out_col = max(0, int(self.out_col))
-        if self.is_valid:
-            h_out, w_out = self.output_shape
-            self.out_row = min(self.out_row, h_out - 1)
-            self.out_col = min(self.out_col, w_out - 1)
 
     @property
     def effective_stride(self):
