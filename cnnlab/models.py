@@ -44,6 +44,34 @@ def _check_variant(variant):
 # ---------------------------------------------------------------------------
 
 
+def _classifier(in_features, num_classes):
+    """The papers' head of AlexNet and VGG-16: fc6-relu6-drop6, fc7-relu7-drop7, fc8 (torch layers)."""
+    from torch import nn
+
+    return [
+        ("fc6", nn.Linear(in_features, 4096)),
+        ("relu6", nn.ReLU(inplace=True)),
+        ("drop6", nn.Dropout(p=0.5)),
+        ("fc7", nn.Linear(4096, 4096)),
+        ("relu7", nn.ReLU(inplace=True)),
+        ("drop7", nn.Dropout(p=0.5)),
+        ("fc8", nn.Linear(4096, num_classes)),
+    ]
+
+
+def _classifier_spec(in_features, num_classes):
+    """The same head as :func:`_classifier`, as layer specs."""
+    return [
+        {"type": "linear", "name": "fc6", "in_features": in_features, "out_features": 4096},
+        {"type": "relu", "name": "relu6"},
+        {"type": "dropout", "name": "drop6"},
+        {"type": "linear", "name": "fc7", "in_features": 4096, "out_features": 4096},
+        {"type": "relu", "name": "relu7"},
+        {"type": "dropout", "name": "drop7"},
+        {"type": "linear", "name": "fc8", "in_features": 4096, "out_features": num_classes},
+    ]
+
+
 def alexnet(variant="torchvision", num_classes=1000):
     """AlexNet as a flat ``torch.nn.Sequential``.
 
@@ -134,13 +162,7 @@ def _alexnet_original(num_classes, grouped):
         ("relu5", nn.ReLU(inplace=True)),
         ("pool5", nn.MaxPool2d(kernel_size=3, stride=2)),
         ("flatten", nn.Flatten()),
-        ("fc6", nn.Linear(256 * 6 * 6, 4096)),
-        ("relu6", nn.ReLU(inplace=True)),
-        ("drop6", nn.Dropout(p=0.5)),
-        ("fc7", nn.Linear(4096, 4096)),
-        ("relu7", nn.ReLU(inplace=True)),
-        ("drop7", nn.Dropout(p=0.5)),
-        ("fc8", nn.Linear(4096, num_classes)),
+        *_classifier(256 * 6 * 6, num_classes),
     ]))
 
 
@@ -196,13 +218,7 @@ def alexnet_spec(variant="torchvision", num_classes=1000):
         {"type": "relu", "name": "relu5"},
         {"type": "maxpool", "name": "pool5", "kernel_size": 3, "stride": 2},
         {"type": "flatten", "name": "flatten"},
-        {"type": "linear", "name": "fc6", "in_features": 9216, "out_features": 4096},
-        {"type": "relu", "name": "relu6"},
-        {"type": "dropout", "name": "drop6"},
-        {"type": "linear", "name": "fc7", "in_features": 4096, "out_features": 4096},
-        {"type": "relu", "name": "relu7"},
-        {"type": "dropout", "name": "drop7"},
-        {"type": "linear", "name": "fc8", "in_features": 4096, "out_features": num_classes},
+        *_classifier_spec(9216, num_classes),
     ]
 
 
@@ -240,13 +256,7 @@ def vgg16(num_classes=1000):
         layers.append((f"pool{block}", nn.MaxPool2d(kernel_size=2, stride=2)))
     layers += [
         ("flatten", nn.Flatten()),
-        ("fc6", nn.Linear(512 * 7 * 7, 4096)),
-        ("relu6", nn.ReLU(inplace=True)),
-        ("drop6", nn.Dropout(p=0.5)),
-        ("fc7", nn.Linear(4096, 4096)),
-        ("relu7", nn.ReLU(inplace=True)),
-        ("drop7", nn.Dropout(p=0.5)),
-        ("fc8", nn.Linear(4096, num_classes)),
+        *_classifier(512 * 7 * 7, num_classes),
     ]
     return nn.Sequential(OrderedDict(layers))
 
@@ -263,13 +273,7 @@ def vgg16_spec(num_classes=1000):
         spec.append({"type": "maxpool", "name": f"pool{block}", "kernel_size": 2, "stride": 2})
     spec += [
         {"type": "flatten", "name": "flatten"},
-        {"type": "linear", "name": "fc6", "in_features": 25088, "out_features": 4096},
-        {"type": "relu", "name": "relu6"},
-        {"type": "dropout", "name": "drop6"},
-        {"type": "linear", "name": "fc7", "in_features": 4096, "out_features": 4096},
-        {"type": "relu", "name": "relu7"},
-        {"type": "dropout", "name": "drop7"},
-        {"type": "linear", "name": "fc8", "in_features": 4096, "out_features": num_classes},
+        *_classifier_spec(25088, num_classes),
     ]
     return spec
 
