@@ -256,7 +256,10 @@ class Conv2d(Layer):
 
 
 class _Pool2d(Layer):
-    """Shared code of the pooling layers (no parameters, any channel count)."""
+    """Shared code of the pooling layers (no parameters, any channel count).
+
+    A subclass names its functional pair: ``pool`` (forward) and ``pool_backward``.
+    """
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
@@ -285,6 +288,18 @@ class _Pool2d(Layer):
                 F.conv_output_size(input_shape[2], kh, sh, ph),
                 F.conv_output_size(input_shape[3], kw, sw, pw))
 
+    def forward(self, x):
+        """x ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
+        _check_4d(self, x)
+        x = as_array(x, "x", ndim=4)
+        out = self.pool(x, self.kernel_size, self.stride, self.padding)
+        return self._remember(x, out)
+
+    def backward(self, dout):
+        """dout ``(N, C, H_out, W_out)`` -> dx ``(N, C, H, W)``."""
+        dout = self._check_backward(dout, self._cache.dtype if self._cache is not None else None)
+        return self.pool_backward(dout, self._cache, self.kernel_size, self.stride, self.padding)
+
 
 class MaxPool2d(_Pool2d):
     """Max pooling, like ``torch.nn.MaxPool2d``: the largest value of each window.
@@ -294,17 +309,8 @@ class MaxPool2d(_Pool2d):
     ``kernel_size``. Backward routes each gradient to its window's arg-max.
     """
 
-    def forward(self, x):
-        """x ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
-        _check_4d(self, x)
-        x = as_array(x, "x", ndim=4)
-        out = F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
-        return self._remember(x, out)
-
-    def backward(self, dout):
-        """dout ``(N, C, H_out, W_out)`` -> dx ``(N, C, H, W)``."""
-        dout = self._check_backward(dout, self._cache.dtype if self._cache is not None else None)
-        return F.max_pool2d_backward(dout, self._cache, self.kernel_size, self.stride, self.padding)
+    pool = staticmethod(F.max_pool2d)
+    pool_backward = staticmethod(F.max_pool2d_backward)
 
 
 class AvgPool2d(_Pool2d):
@@ -315,17 +321,8 @@ class AvgPool2d(_Pool2d):
     ``kernel_size``. Backward spreads each gradient evenly over its window.
     """
 
-    def forward(self, x):
-        """x ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
-        _check_4d(self, x)
-        x = as_array(x, "x", ndim=4)
-        out = F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
-        return self._remember(x, out)
-
-    def backward(self, dout):
-        """dout ``(N, C, H_out, W_out)`` -> dx ``(N, C, H, W)``."""
-        dout = self._check_backward(dout, self._cache.dtype if self._cache is not None else None)
-        return F.avg_pool2d_backward(dout, self._cache, self.kernel_size, self.stride, self.padding)
+    pool = staticmethod(F.avg_pool2d)
+    pool_backward = staticmethod(F.avg_pool2d_backward)
 
 
 class ReLU(Layer):
