@@ -27,6 +27,7 @@ import numbers
 
 import numpy as np
 
+from cnnlab._validation import as_pair
 from cnnlab import models
 from cnnlab.grading.feedback import Suspect, describe_call
 from cnnlab.grading.guard import ReferenceGuard
@@ -58,15 +59,10 @@ TABLE_FORMAT = ("each row is (layer, output_shape, weights, biases), e.g. "
 # References: the formulas, written out
 # --------------------------------------------------------------------------
 
-def _pair(value):
-    if isinstance(value, (tuple, list)):
-        return int(value[0]), int(value[1])
-    return int(value), int(value)
-
 
 def reference_conv_params(c_in, c_out, kernel_size, groups=1, bias=True):
     """C_out * (C_in / groups) * KH * KW weights, plus C_out biases."""
-    kh, kw = _pair(kernel_size)
+    kh, kw = as_pair(kernel_size, "kernel_size")
     return c_out * (c_in // groups) * kh * kw + (c_out if bias else 0)
 
 
@@ -77,8 +73,8 @@ def reference_linear_params(in_features, out_features, bias=True):
 
 def reference_conv_macs(c_in, c_out, kernel_size, output_size, groups=1):
     """H_out * W_out * C_out * (C_in / groups) * KH * KW multiply-accumulates (biases excluded)."""
-    kh, kw = _pair(kernel_size)
-    oh, ow = _pair(output_size)
+    kh, kw = as_pair(kernel_size, "kernel_size")
+    oh, ow = as_pair(output_size, "output_size")
     return oh * ow * c_out * (c_in // groups) * kh * kw
 
 
@@ -186,7 +182,7 @@ def _run_count_cases(name, fn, cases, reference, suspects, hidden):
 
 def _conv_param_suspects(c_in, c_out, kernel_size, groups=1, bias=True):
     """Known wrong parameter counts of a conv layer (weights + biases)."""
-    kh, kw = _pair(kernel_size)
+    kh, kw = as_pair(kernel_size, "kernel_size")
     g = groups
     per_filter = (c_in // g) * kh * kw
     weights = c_out * per_filter
@@ -310,8 +306,8 @@ def check_linear_params(fn, hidden=False):
 
 
 def _conv_mac_suspects(c_in, c_out, kernel_size, output_size, groups=1):
-    kh, kw = _pair(kernel_size)
-    oh, ow = _pair(output_size)
+    kh, kw = as_pair(kernel_size, "kernel_size")
+    oh, ow = as_pair(output_size, "output_size")
     g = groups
     macs = oh * ow * c_out * (c_in // g) * kh * kw
     found = [

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from cnnlab._validation import as_pair
 from cnnlab import functional as F
 from cnnlab.grading import mistakes as M
 from cnnlab.grading.feedback import Suspect, assert_matches, describe_call
@@ -499,8 +500,9 @@ def _check_backward_part(got, want, call, part, args, suspects):
     n, c_in, h, w = args["x"].shape
     c_out, _, kh, kw = args["weight"].shape
     h_out, w_out = args["dout"].shape[2:]
+    ph, pw = as_pair(args["padding"], "padding")
     hints = {
-        "dx": [((n, c_in, h + 2 * _pair(args["padding"])[0], w + 2 * _pair(args["padding"])[1]),
+        "dx": [((n, c_in, h + 2 * ph, w + 2 * pw),
                 "dx is the gradient of the *unpadded* x: crop the padding off")],
         "dweight": [((n, c_out, c_in, kh, kw), "sum the weight gradient over the batch too")],
         "dbias": [((c_out, h_out, w_out), "sum dout over the batch and both spatial axes: axes (0, 2, 3)"),
@@ -536,9 +538,6 @@ def _dweight_suspects(args, want):
                 M.flip_kernel(want)),
     ]
 
-
-def _pair(v):
-    return (v, v) if np.isscalar(v) else tuple(v)
 
 
 def check_numerical_gradient(fn, hidden=False):

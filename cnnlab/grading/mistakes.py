@@ -8,6 +8,7 @@ plain loops so that each one reads like the bug it imitates.
 
 import numpy as np
 
+from cnnlab._validation import as_pair
 from cnnlab import functional as F
 
 
@@ -30,7 +31,7 @@ def conv2d_backward_overwrite(dout, x, weight, stride=1, padding=0):
     Overlapping windows then overwrite each other's contributions to ``dx``
     and earlier output positions are forgotten in ``dweight``.
     """
-    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
+    (sh, sw), (ph, pw) = as_pair(stride, "stride"), as_pair(padding, "padding")
     x_pad = np.pad(np.asarray(x, float), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     n_batch, _, h_out, w_out = dout.shape
     _, _, kh, kw = weight.shape
@@ -50,8 +51,8 @@ def conv2d_backward_overwrite(dout, x, weight, stride=1, padding=0):
 
 def max_pool2d_backward_overwrite(dout, x, kernel_size, stride=None):
     """max-pool backward with ``dx[argmax] = g`` instead of ``+=``."""
-    kh, kw = _pair(kernel_size)
-    sh, sw = _pair(stride if stride is not None else kernel_size)
+    kh, kw = as_pair(kernel_size, "kernel_size")
+    sh, sw = as_pair(stride if stride is not None else kernel_size, "stride")
     dx = np.zeros_like(x, dtype=float)
     n_batch, channels, h_out, w_out = dout.shape
     for n in range(n_batch):
@@ -66,8 +67,8 @@ def max_pool2d_backward_overwrite(dout, x, kernel_size, stride=None):
 
 def max_pool2d_backward_spread(dout, x, kernel_size, stride=None):
     """max-pool backward that sends the gradient to every cell of the window."""
-    kh, kw = _pair(kernel_size)
-    sh, sw = _pair(stride if stride is not None else kernel_size)
+    kh, kw = as_pair(kernel_size, "kernel_size")
+    sh, sw = as_pair(stride if stride is not None else kernel_size, "stride")
     dx = np.zeros_like(x, dtype=float)
     n_batch, channels, h_out, w_out = dout.shape
     for i in range(h_out):
@@ -78,8 +79,8 @@ def max_pool2d_backward_spread(dout, x, kernel_size, stride=None):
 
 def max_pool2d_backward_first_cell(dout, x, kernel_size, stride=None):
     """max-pool backward that always sends the gradient to the window's top-left cell."""
-    kh, kw = _pair(kernel_size)
-    sh, sw = _pair(stride if stride is not None else kernel_size)
+    kh, kw = as_pair(kernel_size, "kernel_size")
+    sh, sw = as_pair(stride if stride is not None else kernel_size, "stride")
     dx = np.zeros_like(x, dtype=float)
     _, _, h_out, w_out = dout.shape
     for i in range(h_out):
@@ -90,8 +91,8 @@ def max_pool2d_backward_first_cell(dout, x, kernel_size, stride=None):
 
 def pool2d_generic(x, kernel_size, stride, reduce):
     """Pooling with an arbitrary reduction (np.max, np.min, np.mean, np.sum)."""
-    kh, kw = _pair(kernel_size)
-    sh, sw = _pair(stride if stride is not None else kernel_size)
+    kh, kw = as_pair(kernel_size, "kernel_size")
+    sh, sw = as_pair(stride if stride is not None else kernel_size, "stride")
     n_batch, channels, h, w = x.shape
     h_out, w_out = (h - kh) // sh + 1, (w - kw) // sw + 1
     out = np.zeros((n_batch, channels, h_out, w_out))
@@ -101,9 +102,4 @@ def pool2d_generic(x, kernel_size, stride, reduce):
             out[:, :, i, j] = reduce(window, axis=(2, 3))
     return out
 
-
-def _pair(value):
-    if isinstance(value, (tuple, list)):
-        return int(value[0]), int(value[1])
-    return int(value), int(value)
 
