@@ -103,3 +103,110 @@ def pool2d_generic(x, kernel_size, stride, reduce):
     return out
 
 
+
+
+# --------------------------------------------------------------------------
+# Mistakes shared by several checks (Suspects built from the expected answer)
+# --------------------------------------------------------------------------
+
+def integer_result(expected):
+    """The answer was built in an integer array (``np.zeros_like(x)`` of an int/uint8 ``x``)."""
+    from cnnlab.grading.feedback import Suspect
+
+    want = np.asarray(expected, dtype=float)
+
+    def matches(received):
+        return (isinstance(received, np.ndarray) and received.shape == want.shape
+                and np.issubdtype(received.dtype, np.integer) and not np.array_equal(received, want))
+    return Suspect("integer truncation", "your result array has an integer dtype, so fractions (and, "
+                   "for uint8, negative values) are lost when you store into it. Start from a float "
+                   "array: np.zeros(shape) or np.asarray(x, dtype=float)", matches)
+
+
+def channels_last(expected):
+    """(N, C, H, W) answered as (N, H, W, C)."""
+    from cnnlab.grading.feedback import Suspect
+
+    want = np.asarray(expected, dtype=float)
+    return Suspect("channels last", "keep the channel axis second: (N, C, H_out, W_out), as in PyTorch",
+                   np.moveaxis(want, 1, -1))
+
+
+def correlate1d_no_swap(x, w, mode):
+    """1-D correlation that never swaps x and w (wrong when K > N)."""
+    x, w = np.asarray(x, float), np.asarray(w, float)
+    k = len(w)
+    left, right = {"valid": (0, 0), "same": (k // 2, (k - 1) // 2), "full": (k - 1, k - 1)}[mode]
+    xp = np.pad(x, (left, right))
+    return np.array([np.sum(xp[i:i + k] * w) for i in range(max(len(xp) - k + 1, 0))])
+
+
+def correlate1d_pad_right(x, w, mode):
+    """1-D 'same' correlation with the extra zero of an even kernel on the right (SciPy's 2-D side)."""
+    x, w = np.asarray(x, float), np.asarray(w, float)
+    if len(w) > len(x):
+        return correlate1d_pad_right(w, x, mode)[::-1]
+    k = len(w)
+    left, right = {"valid": (0, 0), "same": ((k - 1) // 2, k // 2), "full": (k - 1, k - 1)}[mode]
+    xp = np.pad(x, (left, right))
+    return np.array([np.sum(xp[i:i + k] * w) for i in range(len(xp) - k + 1)])
+
+
+def correlate2d_pad_side(image, kernel, mode):
+    """2-D 'same' correlation with the extra zero row/column of an even kernel on top/left."""
+    image, kernel = np.asarray(image, float), np.asarray(kernel, float)
+    kh, kw = kernel.shape
+    if mode != "same":
+        return F.correlate2d(image, kernel, mode)
+    xp = np.pad(image, ((kh // 2, (kh - 1) // 2), (kw // 2, (kw - 1) // 2)))
+    h, w = image.shape
+    return np.array([[np.sum(xp[i:i + kh, j:j + kw] * kernel) for j in range(w)] for i in range(h)])
+
+
+def numerical_gradient_not_restored(f, x, eps):
+    """Central differences on a copy of x that never puts x[k] back (later entries are shifted)."""
+    x = np.array(x, dtype=float)
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        old = x[index]
+        x[index] = old + eps
+        f_plus = f(x)
+        x[index] = old - eps
+        f_minus = f(x)
+        grad[index] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def numerical_gradient_on_ints(f, x, eps):
+    """Central differences computed in x's own integer dtype: x[k] +/- eps is truncated away."""
+    x = np.array(x)
+    grad = np.zeros(x.shape)
+    for index in np.ndindex(x.shape):
+        old = x[index]
+        x[index] = old + eps
+        f_plus = f(x)
+        x[index] = old - eps
+        f_minus = f(x)
+        x[index] = old
+        grad[index] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def max_pool2d_backward_all_ties(dout, x, kernel_size, stride=None):
+    """max-pool backward that sends the gradient to every cell equal to the window's maximum."""
+    kh, kw = as_pair(kernel_size, "kernel_size")
+    sh, sw = as_pair(stride if stride is not None else kernel_size, "stride")
+    dx = np.zeros_like(x, dtype=float)
+    _, _, h_out, w_out = dout.shape
+    for i in range(h_out):
+        for j in range(w_out):
+            window = x[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            mask = window == window.max(axis=(2, 3), keepdims=True)
+            dx[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw] += mask * dout[:, :, i:i + 1, j:j + 1]
+    return dx
+
+
+def max_pool2d_from_zero(x, kernel_size, stride=None):
+    """max pooling with the running maximum started at 0 (wrong for negative windows)."""
+    out = pool2d_generic(x, kernel_size, stride, np.max)
+    return np.maximum(out, 0)
