@@ -1,79 +1,184 @@
-"""Time conv2d forward + backward: naive loops, vectorised NumPy and torch (CPU, 2 threads).
+"""Time conv2d and pooling, forward + backward: vectorised NumPy against torch CPU.
 
-Run with ``.venv/bin/python benchmarks/conv_speed.py``. The naive loops are timed on a slice
-of the batch (NAIVE_N samples) and scaled linearly to the full batch, which is exact for
-per-sample loops up to timer noise.
+    .venv/bin/python benchmarks/conv_speed.py                # 1 thread (the goal: NumPy <= 1.5x torch)
+    .venv/bin/python benchmarks/conv_speed.py --threads 2    # 2 threads for both
+    .venv/bin/python benchmarks/conv_speed.py --naive        # also time the naive loops (slow)
+
+Each layer runs in float32 and float64 with batch N=64. The NumPy side is timed twice: the
+functional pair (``F.conv2d`` then ``F.conv2d_backward``, which rebuilds the im2col columns)
+and the ``cnnlab.nn.Conv2d`` layer (whose backward reuses the forward's columns). Torch runs
+``torch.nn.functional.conv2d(...).backward(dout)``.
+
+The machine this runs on is shared, so timings are noisy. Each figure is the best of
+``--repeats`` runs, NumPy and torch runs interleaved so that both see the same load; the
+clock is the process CPU time (``--clock cpu``, default), which a busy neighbour disturbs far
+less than the wall clock (``--clock wall``). With one thread both clocks measure the same work.
+The last line printed is the headline: the worst NumPy/torch ratio over every layer.
 """
 
+import argparse
+import os
+import sys
 import time
+from pathlib import Path
 
-import numpy as np
-import torch
-import torch.nn.functional as TF
-
-import cnnlab.functional as F
-
-torch.set_num_threads(2)
-N, NAIVE_N, REPEATS = 64, 1, 5
-CONFIGS = [("1->32 28x28 k3 p1", 1, 32, 28), ("32->64 14x14 k3 p1", 32, 64, 14)]
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 
-def best_time(fn, repeats=REPEATS):
-    """Fastest of ``repeats`` runs after one warm-up run (seconds)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads (default 1)")
+    parser.add_argument("--repeats", type=int, default=15, help="best of this many runs (default 15)")
+    parser.add_argument("--clock", choices=("cpu", "wall"), default=None,
+                        help="cpu: process CPU time (default with 1 thread); wall: wall clock (default otherwise)")
+    parser.add_argument("--naive", action="store_true", help="also time the naive loops on one sample")
+    parser.add_argument("--batch", type=int, default=64)
+    return parser.parse_args()
+
+
+ARGS = parse_args()
+for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as TF  # noqa: E402
+
+import cnnlab.functional as F  # noqa: E402
+from cnnlab import nn  # noqa: E402
+
+torch.set_num_threads(ARGS.threads)
+
+#: (label, C_in, C_out, H = W, kernel, stride, padding): the MNIST network's layers, the 5x5
+#: layer of LeNet and a stride-2 layer.
+CONV_LAYERS = [
+    ("conv 1->32 28x28 k3 p1", 1, 32, 28, 3, 1, 1),
+    ("conv 32->64 14x14 k3 p1", 32, 64, 14, 3, 1, 1),
+    ("conv 16->32 12x12 k5 p0", 16, 32, 12, 5, 1, 0),
+    ("conv 32->64 14x14 k3 s2", 32, 64, 14, 3, 2, 1),
+]
+#: (label, mode, C, H = W, kernel, stride, padding)
+POOL_LAYERS = [
+    ("maxpool 32x28x28 k2 s2", "max", 32, 28, 2, 2, 0),
+    ("maxpool 64x13x13 k3 s2", "max", 64, 13, 3, 2, 1),
+    ("avgpool 32x28x28 k2 s2", "avg", 32, 28, 2, 2, 0),
+]
+
+
+def clock():
+    """The chosen clock in seconds."""
+    cpu = ARGS.clock == "cpu" or (ARGS.clock is None and ARGS.threads == 1)
+    return time.process_time() if cpu else time.perf_counter()
+
+
+def best_times(functions, repeats):
+    """Best time of each function over ``repeats`` interleaved rounds (after one warm-up round)."""
+    for fn in functions:
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    best = [float("inf")] * len(functions)
+    for _ in range(repeats):
+        for k, fn in enumerate(functions):
+            start = clock()
+            fn()
+            best[k] = min(best[k], clock() - start)
+    return best
+
+
+def conv_case(dtype, c_in, c_out, size, k, s, p):
+    """The three contenders for one conv layer: functional pair, nn layer, torch."""
+    rng = np.random.default_rng(0)
+    n = ARGS.batch
+    x = rng.standard_normal((n, c_in, size, size)).astype(dtype)
+    layer = nn.Conv2d(c_in, c_out, k, stride=s, padding=p, seed=0, dtype=dtype)
+    w, b = layer.params["weight"], layer.params["bias"]
+    dout = rng.standard_normal(layer.output_shape(x.shape)).astype(dtype)
+
+    def functional_step():
+        F.conv2d(x, w, b, s, p)
+        F.conv2d_backward(dout, x, w, s, p)
+
+    def layer_step():
+        layer.forward(x)
+        layer.backward(dout)
+
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    dout_t = torch.tensor(dout)
+
+    def torch_step():
+        xt.grad = wt.grad = bt.grad = None
+        TF.conv2d(xt, wt, bt, s, p).backward(dout_t)
+
+    def naive_step():
+        F.conv2d_naive(x[:1], w, b, s, p)
+        F.conv2d_backward_naive(dout[:1], x[:1], w, s, p)
+
+    return functional_step, layer_step, torch_step, naive_step
+
+
+def pool_case(dtype, mode, channels, size, k, s, p):
+    """The contenders for one pooling layer: functional pair, nn layer, torch."""
+    rng = np.random.default_rng(0)
+    n = ARGS.batch
+    x = rng.standard_normal((n, channels, size, size)).astype(dtype)
+    pool, pool_backward, torch_pool, layer_class = {
+        "max": (F.max_pool2d, F.max_pool2d_backward, TF.max_pool2d, nn.MaxPool2d),
+        "avg": (F.avg_pool2d, F.avg_pool2d_backward, TF.avg_pool2d, nn.AvgPool2d)}[mode]
+    layer = layer_class(k, s, p)
+    dout = rng.standard_normal(layer.output_shape(x.shape)).astype(dtype)
+
+    def functional_step():
+        pool(x, k, s, p)
+        pool_backward(dout, x, k, s, p)
+
+    def layer_step():
+        layer.forward(x)
+        layer.backward(dout)
+
+    xt = torch.tensor(x, requires_grad=True)
+    dout_t = torch.tensor(dout)
+
+    def torch_step():
+        xt.grad = None
+        torch_pool(xt, k, s, p).backward(dout_t)
+
+    return functional_step, layer_step, torch_step, None
 
 
 def main():
     rows = []
+    cases = ([(label, conv_case, args) for label, *args in CONV_LAYERS]
+             + [(label, pool_case, args) for label, *args in POOL_LAYERS])
     for dtype in (np.float32, np.float64):
-        for label, c_in, c_out, size in CONFIGS:
-            rng = np.random.default_rng(0)
-            x = rng.standard_normal((N, c_in, size, size)).astype(dtype)
-            w = rng.standard_normal((c_out, c_in, 3, 3)).astype(dtype)
-            b = rng.standard_normal(c_out).astype(dtype)
-            dout = rng.standard_normal((N, c_out, size, size)).astype(dtype)
+        for label, make, args in cases:
+            functional_step, layer_step, torch_step, naive_step = make(dtype, *args)
+            t_f, t_layer, t_torch = best_times([functional_step, layer_step, torch_step], ARGS.repeats)
+            t_naive = None
+            if ARGS.naive and naive_step is not None:
+                t_naive = best_times([naive_step], 1)[0] * ARGS.batch
+            rows.append((np.dtype(dtype).name, label, t_f, t_layer, t_torch, t_naive))
+            print(f"  {np.dtype(dtype).name} {label}: functional {t_f * 1e3:.1f} ms, nn {t_layer * 1e3:.1f} ms, "
+                  f"torch {t_torch * 1e3:.1f} ms", file=sys.stderr, flush=True)
 
-            def numpy_step():
-                F.conv2d(x, w, b, 1, 1)
-                F.conv2d_backward(dout, x, w, 1, 1)
-
-            xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-            dout_t = torch.tensor(dout)
-
-            def torch_step():
-                xt.grad = wt.grad = bt.grad = None
-                TF.conv2d(xt, wt, bt, 1, 1).backward(dout_t)
-
-            xs, ds = x[:NAIVE_N], dout[:NAIVE_N]
-
-            def naive_step():
-                F.conv2d_naive(xs, w, b, 1, 1)
-                F.conv2d_backward_naive(ds, xs, w, 1, 1)
-
-            t_np, t_torch = best_time(numpy_step), best_time(torch_step)
-            t_naive = best_time(naive_step, repeats=1) * N / NAIVE_N
-            rows.append((np.dtype(dtype).name, label, t_naive, t_np, t_torch))
-
-    print(f"conv2d forward + backward, batch N={N}, torch CPU with {torch.get_num_threads()} threads, "
-          f"best of {REPEATS} runs")
-    print(f"naive loops timed on N={NAIVE_N} sample(s) and scaled x{N // NAIVE_N} to N={N} (one run)")
-    header = f"{'dtype':8} {'layer':20} {'naive (s)':>10} {'numpy (s)':>10} {'torch (s)':>10} " \
-             f"{'numpy/torch':>12} {'naive/numpy':>12}"
+    clock_name = "process CPU time" if (ARGS.clock == "cpu" or (ARGS.clock is None and ARGS.threads == 1)) \
+        else "wall clock"
+    print(f"forward + backward, batch N={ARGS.batch}, {ARGS.threads} thread(s) for NumPy's BLAS and torch; "
+          f"best of {ARGS.repeats} interleaved runs, {clock_name}; load average {os.getloadavg()[0]:.1f}")
+    header = (f"{'dtype':8} {'layer':26} {'functional':>11} {'nn layer':>10} {'torch':>10} "
+              f"{'func/torch':>11} {'nn/torch':>9}" + (f" {'naive/nn':>9}" if ARGS.naive else ""))
     print(header)
     print("-" * len(header))
-    for dtype, label, t_naive, t_np, t_torch in rows:
-        print(f"{dtype:8} {label:20} {t_naive:10.3f} {t_np:10.4f} {t_torch:10.4f} "
-              f"{t_np / t_torch:12.2f} {t_naive / t_np:12.0f}")
-    ratios = [t_np / t_torch for *_, t_np, t_torch in rows]
-    speedups = [t_naive / t_np for _, _, t_naive, t_np, _ in rows]
-    print(f"summary: vectorised NumPy is {min(ratios):.2f}x-{max(ratios):.2f}x the time of torch CPU and "
-          f"{min(speedups):.0f}x-{max(speedups):.0f}x faster than the naive loops")
+    for dtype, label, t_f, t_layer, t_torch, t_naive in rows:
+        line = (f"{dtype:8} {label:26} {t_f * 1e3:9.2f}ms {t_layer * 1e3:8.2f}ms {t_torch * 1e3:8.2f}ms "
+                f"{t_f / t_torch:11.2f} {t_layer / t_torch:9.2f}")
+        if ARGS.naive:
+            line += f" {t_naive / t_layer:9.0f}" if t_naive else f" {'':>9}"
+        print(line)
+    worst_f = max(rows, key=lambda r: r[2] / r[4])
+    worst_layer = max(rows, key=lambda r: r[3] / r[4])
+    print(f"summary ({ARGS.threads} thread(s)): NumPy / torch time, worst layer: functional "
+          f"{worst_f[2] / worst_f[4]:.2f}x ({worst_f[0]} {worst_f[1]}), nn layer "
+          f"{worst_layer[3] / worst_layer[4]:.2f}x ({worst_layer[0]} {worst_layer[1]}); goal <= 1.5x")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import numpy as np
 
 from cnnlab import functional as F
 from cnnlab._validation import as_array, as_labels, as_pair, check_int
+from cnnlab.functional.conv import conv2d_backward_columns, conv2d_columns, conv2d_from_columns
 
 #: One trainable array as :meth:`Sequential.parameters` yields it:
 #: ``layer`` is the layer's name in the model (``"0"``, ``"3"``, ...),
@@ -236,19 +237,24 @@ class Conv2d(Layer):
         return (input_shape[0], self.out_channels, h_out, w_out)
 
     def forward(self, x):
-        """x ``(N, C_in, H, W)`` -> ``(N, C_out, H_out, W_out)``."""
+        """x ``(N, C_in, H, W)`` -> ``(N, C_out, H_out, W_out)``.
+
+        Keeps the im2col columns of ``x`` for :meth:`backward`, which then only needs
+        two matrix products and a col2im.
+        """
         _check_4d(self, x)
         x = as_array(x, "x", ndim=4, dtype=self.dtype)
-        self._check_channels(x.shape[1], x.shape)
-        out = F.conv2d(x, self.params["weight"], self.params.get("bias"),
-                       self.stride, self.padding, self.dilation)
-        return self._remember(x, out)
+        out_hw = self.output_shape(x.shape)[2:]
+        cols = conv2d_columns(x, self.kernel_size, self.stride, self.padding, self.dilation, out_hw)
+        out = conv2d_from_columns(cols, x.shape, self.params["weight"], self.params.get("bias"), out_hw)
+        return self._remember((x.shape, cols), out)
 
     def backward(self, dout):
         """dout ``(N, C_out, H_out, W_out)`` -> dx ``(N, C_in, H, W)``; fills ``grads``."""
         dout = self._check_backward(dout, self.dtype)
-        dx, dweight, dbias = F.conv2d_backward(dout, self._cache, self.params["weight"],
-                                               self.stride, self.padding, self.dilation)
+        x_shape, cols = self._cache
+        dx, dweight, dbias = conv2d_backward_columns(dout, cols, x_shape, self.params["weight"],
+                                                     self.stride, self.padding, self.dilation)
         self.grads["weight"][...] = dweight
         if "bias" in self.grads:
             self.grads["bias"][...] = dbias

@@ -16,9 +16,9 @@ all windows at once (im2col): every window of ``x_pad`` becomes a column of a ma
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from cnnlab._validation import as_array, as_pair, check_int, check_shape
+from cnnlab.functional._windows import col2im, im2col
 from cnnlab.functional.sizes import output_hw
 
 
@@ -130,65 +130,82 @@ def conv2d_backward_naive(dout, x, weight, stride=1, padding=0, dilation=1):
 
 
 # ----------------------------------------------------------------------------- vectorised
+#
+# im2col (see cnnlab.functional._windows) turns every window into a column, so that the
+# convolution is one matrix product. The layout of the columns is chosen per shape: with many
+# windows per sample, one product per sample gives (N, C_out, ...) directly; with few, a
+# single large product over the batch is faster and its (C_out, N, ...) result is
+# transposed once.
 
-def _window_columns(x_pad, kernel_hw, stride, dilation, out_hw):
-    """im2col: (N, C, Hp, Wp) -> (C*KH*KW, N*H_out*W_out); column (n, i, j) is one window."""
-    (kh, kw), (sh, sw), (dh, dw), (h_out, w_out) = kernel_hw, stride, dilation, out_hw
-    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-    windows = sliding_window_view(x_pad, span, axis=(2, 3))        # (N, C, Hp-span+1, Wp-span+1, spanH, spanW)
-    windows = windows[:, :, ::sh, ::sw, ::dh, ::dw]                # (N, C, H_out, W_out, KH, KW)
-    n, c = x_pad.shape[:2]
-    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * h_out * w_out)
+def batch_first_layout(x_shape, out_hw):
+    """True: one (C*KH*KW, H_out*W_out) matrix per sample; False: one matrix for the whole batch.
 
-
-def _sample_columns(x_pad, kernel_hw, stride, dilation, out_hw):
-    """im2col per sample: (N, C, Hp, Wp) -> (N, C*KH*KW, H_out*W_out), built one kernel offset at a time.
-
-    cols[n, (c, u, v), (i, j)] = x_pad[n, c, i*s + u*d, j*s + v*d]; for each offset (u, v) that is one
-    strided slice of x_pad, copied for all n, c, i, j at once.
+    Per-sample products pay off when each is large (at least 256 windows per sample) or
+    when there are only a few samples.
     """
-    (kh, kw), (sh, sw), (dh, dw), (h_out, w_out) = kernel_hw, stride, dilation, out_hw
-    n, c = x_pad.shape[:2]
-    cols = np.empty((n, c, kh, kw, h_out, w_out), dtype=x_pad.dtype)
-    for u in range(kh):
-        for v in range(kw):
-            cols[:, :, u, v] = x_pad[:, :, u * dh:u * dh + sh * (h_out - 1) + 1:sh,
-                                     v * dw:v * dw + sw * (w_out - 1) + 1:sw]
-    return cols.reshape(n, c * kh * kw, h_out * w_out)
+    return out_hw[0] * out_hw[1] >= 256 or x_shape[0] < 8
+
+
+def conv2d_columns(x, kernel_hw, stride, padding, dilation, out_hw):
+    """im2col of ``x`` (N, C_in, H, W) for a conv2d, in the layout :func:`batch_first_layout` picks.
+
+    Keep them to reuse in the backward pass (``cnnlab.nn.Conv2d`` does).
+    """
+    return im2col(x, padding, kernel_hw, stride, dilation, out_hw,
+                  batch_first=batch_first_layout(x.shape, out_hw))
+
+
+def conv2d_from_columns(cols, x_shape, weight, bias, out_hw):
+    """out (N, C_out, H_out, W_out) = W (C_out, C_in*KH*KW) @ cols + b[co]."""
+    n, c_out = x_shape[0], weight.shape[0]
+    w_rows = weight.reshape(c_out, -1)                                  # (C_out, C_in*KH*KW)
+    if batch_first_layout(x_shape, out_hw):
+        out = w_rows @ cols.reshape(n, w_rows.shape[1], -1)             # (N, C_out, H_out*W_out)
+        if bias is not None:
+            out += bias[:, None]
+        return out.reshape(n, c_out, *out_hw)
+    out = w_rows @ cols.reshape(w_rows.shape[1], -1)                    # (C_out, H_out*W_out*N)
+    if bias is not None:
+        out += bias[:, None]
+    return np.ascontiguousarray(out.reshape(c_out, *out_hw, n).transpose(3, 0, 1, 2))
+
+
+def conv2d_backward_columns(dout, cols, x_shape, weight, stride, padding, dilation):
+    """conv2d_backward given the forward's columns ``cols`` (from :func:`conv2d_columns`).
+
+    ``dweight = dout @ cols.T`` (every window's input, weighted by its gradient),
+    ``dcols = W.T @ dout`` (every window's gradient, spread over its taps), then
+    ``dx = col2im(dcols)`` adds each window's gradient back where the window read from.
+    """
+    n = x_shape[0]
+    c_out, _, kh, kw = weight.shape
+    out_hw = dout.shape[2:]
+    w_rows = weight.reshape(c_out, -1)                                  # (C_out, C_in*KH*KW)
+    k = w_rows.shape[1]
+    dbias = dout.sum(axis=(0, 2, 3))                                    # db[co] = sum_{n,i,j} dout[n, co, i, j]
+    batch_first = batch_first_layout(x_shape, out_hw)
+    if batch_first:
+        dout_s = dout.reshape(n, c_out, -1)                             # (N, C_out, H_out*W_out)
+        dweight = sum(dout_s[i] @ cols[i].reshape(k, -1).T for i in range(n))
+        dcols = (w_rows.T @ dout_s).reshape(cols.shape)                 # (N, C_in, KH, KW, H_out, W_out)
+    else:
+        dout_rows = dout.transpose(1, 2, 3, 0).reshape(c_out, -1)       # (C_out, H_out*W_out*N)
+        dweight = dout_rows @ cols.reshape(k, -1).T
+        dcols = (w_rows.T @ dout_rows).reshape(cols.shape)              # (C_in, KH, KW, H_out, W_out, N)
+    dx = col2im(dcols, x_shape, padding, (kh, kw), stride, dilation, out_hw, batch_first)
+    return dx, dweight.reshape(weight.shape), dbias
 
 
 def _conv2d(x, weight, bias, stride, padding, dilation, out_hw):
     """conv2d on checked arguments."""
-    n, c_out = x.shape[0], weight.shape[0]
-    x_pad = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
-    cols = _sample_columns(x_pad, weight.shape[2:], stride, dilation, out_hw)   # (N, C_in*KH*KW, H_out*W_out)
-    # out[n] = W (C_out, C_in*KH*KW) @ cols[n]: one matrix product per sample, already in (N, C_out, ...) order
-    out = weight.reshape(c_out, -1) @ cols                                      # (N, C_out, H_out*W_out)
-    if bias is not None:
-        out = out + bias[:, None]                                              # + b[co]
-    return out.reshape(n, c_out, *out_hw)
+    cols = conv2d_columns(x, weight.shape[2:], stride, padding, dilation, out_hw)
+    return conv2d_from_columns(cols, x.shape, weight, bias, out_hw)
 
 
 def _conv2d_backward(dout, x, weight, stride, padding, dilation, out_hw):
     """conv2d_backward on checked arguments."""
-    n, c_in, h, w = x.shape
-    c_out, _, kh, kw = weight.shape
-    (sh, sw), (ph, pw), (dh, dw), (h_out, w_out) = stride, padding, dilation, out_hw
-    x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    cols = _window_columns(x_pad, (kh, kw), stride, dilation, out_hw)      # (C*KH*KW, N*H_out*W_out)
-    dout_rows = dout.transpose(1, 0, 2, 3).reshape(c_out, -1)              # (C_out, N*H_out*W_out)
-    dbias = dout_rows.sum(axis=1)
-    dweight = (dout_rows @ cols.T).reshape(weight.shape)
-    dcols = (weight.reshape(c_out, -1).T @ dout_rows).reshape(c_in, kh, kw, n, h_out, w_out)
-    # col2im: add every window's gradient back onto the input positions it was read from,
-    # one kernel offset (u, v) at a time: rows u*d, u*d + s, ..., columns v*d, v*d + s, ...
-    dx_pad = np.zeros((c_in, n) + x_pad.shape[2:], dtype=dcols.dtype)
-    for u in range(kh):
-        for v in range(kw):
-            dx_pad[:, :, u * dh:u * dh + sh * (h_out - 1) + 1:sh,
-                   v * dw:v * dw + sw * (w_out - 1) + 1:sw] += dcols[:, u, v]
-    dx = np.ascontiguousarray(dx_pad[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3))
-    return dx, dweight, dbias
+    cols = conv2d_columns(x, weight.shape[2:], stride, padding, dilation, out_hw)
+    return conv2d_backward_columns(dout, cols, x.shape, weight, stride, padding, dilation)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
