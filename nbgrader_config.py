@@ -13,9 +13,26 @@ c.CourseDirectory.feedback_directory = "feedback"
 c.ExecutePreprocessor.timeout = 300
 c.Execute.timeout = 300
 
-# Every grading kernel starts in a sandbox (cnnlab/grading/sandbox.py): its memory is capped
-# (CNNLAB_GRADING_MEMORY_GB, default 6) and the gradebook is restored if the notebook changes it.
-c.Execute.kernel_manager_class = "cnnlab.grading.sandbox.SandboxKernelManager"
+# Every grading kernel starts in a bubblewrap sandbox (cnnlab/course/sandbox.py): no network, no
+# course files but the notebook's own folder, no gradebook, no solutions, no other students, read-only
+# library, capped memory/CPU/processes/disk. Without bubblewrap, `nbgrader autograde` refuses to run
+# (CNNLAB_UNSAFE_NO_SANDBOX=1 overrides it, for submissions you trust only).
+c.Execute.kernel_manager_class = "cnnlab.course.sandbox.SandboxKernelManager"
+
+# Verdicts are computed in nbgrader's own process, not in the student's kernel: graded test cells are
+# never run there; their checks run here on plain data the kernel returns (cnnlab/course/trusted.py).
+# Cells the student wrote are audited first; one that reaches for forbidden tools is not run.
+c.Autograde.autograde_preprocessors = [
+    "cnnlab.course.trusted.TrustedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# A deleted graded cell is put back (and graded) instead of silently scoring 0.
+c.OverwriteCells.add_missing_cells = True
 
 # Files a submission may not bring along: anything Python could import instead of the course's
 # own packages (a `cnnlab.py`, a `numpy/` folder, a sitecustomize.py, ...).

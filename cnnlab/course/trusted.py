@@ -1,0 +1,261 @@
+"""Verdicts computed in the grader's process, never in the student's kernel.
+
+:class:`TrustedExecute` replaces nbgrader's ``Execute`` step of ``nbgrader autograde``
+(``nbgrader_config.py``). It walks the notebook like ``Execute`` does, with three differences:
+
+1. **Graded test cells are not run in the kernel.** Their source is read from the gradebook (what the
+   instructor wrote, whatever the submission contains), parsed into ``grading.check_<name>(...)``
+   calls (the only statements a graded cell may hold), and each check runs *here*, with the
+   references, expected values and hidden cases all in this process. Every bare name the test passes
+   is resolved in the kernel by a probe (:mod:`cnnlab.course.remote`): a function becomes a
+   :class:`~cnnlab.course.remote.RemoteFunction`, a value arrives as plain data. The cell's outputs are
+   then *written by the grader*: ``✓`` on success, an error naming the mistake on failure, or a
+   partial score (``CheckFailure.fraction``) as nbgrader's partial-credit number.
+2. **Cells the student wrote or changed are audited first** (:mod:`cnnlab.course.audit`); a cell that
+   uses something the assignment forbids is not run, and gets an error output saying why.
+3. **A kernel that dies** (``os._exit``, memory cap) does not stop grading: the remaining cells are
+   marked not run and the remaining tests fail with that reason.
+
+The kernel itself is started by :class:`cnnlab.course.sandbox.SandboxKernelManager`.
+"""
+
+import ast
+import os
+import re
+
+import nbformat
+import numpy as np
+from nbformat.notebooknode import NotebookNode
+from traitlets import Integer
+
+from nbgrader import utils
+from nbgrader.api import Gradebook
+from nbgrader.preprocessors import Execute
+
+from cnnlab.course import audit, policy, remote
+
+HIDDEN_MARKERS = re.compile(r"^\s*###\s*(BEGIN|END) HIDDEN TESTS\s*$", re.MULTILINE)
+
+#: Random inputs a model is described on (notebook 06): four MNIST-shaped images.
+PROBE_X_SHAPE = (4, 1, 28, 28)
+
+
+class UngradableTestCell(ValueError):
+    """A graded cell whose source is not a list of ``grading.check_*`` calls (an authoring error)."""
+
+
+def parse_test_cell(source):
+    """``[(check_name, args, kwargs)]`` for a graded cell's source.
+
+    Each argument is ``("name", identifier)`` for a bare name of the notebook or ``("const", value)``.
+    Raises :class:`UngradableTestCell` for anything else.
+    """
+    try:
+        tree = ast.parse(HIDDEN_MARKERS.sub("", source))
+    except SyntaxError as exc:
+        raise UngradableTestCell(f"syntax error: {exc}") from None
+    calls = []
+    for statement in tree.body:
+        node = statement.value if isinstance(statement, ast.Expr) else None
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"
+                and len(node.args) == 1 and not node.keywords):
+            node = node.args[0]
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "grading"
+                and node.func.attr.startswith("check_")):
+            raise UngradableTestCell(f"line {statement.lineno} is not a `grading.check_...(...)` call")
+        calls.append((node.func.attr, [_argument(a) for a in node.args],
+                      {k.arg: _argument(k.value) for k in node.keywords}))
+    if not calls:
+        raise UngradableTestCell("no `grading.check_...(...)` call")
+    return calls
+
+
+def _argument(node):
+    if isinstance(node, ast.Name):
+        return ("name", node.id)
+    try:
+        return ("const", ast.literal_eval(node))
+    except ValueError:
+        raise UngradableTestCell(f"argument `{ast.unparse(node)}` must be a name or a constant") from None
+
+
+def _stream(text):
+    return NotebookNode(output_type="stream", name="stdout", text=text if text.endswith("\n") else text + "\n")
+
+
+def _error(ename, message):
+    return NotebookNode(output_type="error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
+
+
+def _score(points):
+    return NotebookNode(output_type="execute_result", execution_count=None, metadata={},
+                        data={"text/plain": repr(round(float(points), 4))})
+
+
+def _cell_source(cell):
+    return cell.source if isinstance(cell.source, str) else "".join(cell.source)
+
+
+class TrustedExecute(Execute):
+    """nbgrader's Execute step, with graded cells checked in this process (see the module docstring)."""
+
+    probe_timeout = Integer(60, help="Seconds one call of a student's function may take at grading."
+                            ).tag(config=True)
+
+    # ------------------------------------------------------------------ set-up
+    def preprocess(self, nb, resources, km=None):
+        info = resources["nbgrader"]
+        self._assignment = info["assignment"]
+        self._policy = policy.policy_for(self._assignment)
+        self._tests, self._points, instructor = self._read_gradebook(
+            info["db_url"], info["assignment"], info["notebook"])
+        instructor |= set(self._release_sources(info["assignment"], info["notebook"]))
+        self._instructor_sources = instructor
+        self._forbidden_names = audit.library_names(instructor, self._policy)
+        self._dead = None
+        self._probe_x = None
+        if "torch" in self._policy.extra_imports:
+            self._probe_x = np.random.default_rng().normal(size=PROBE_X_SHAPE).astype(np.float32)
+        return super().preprocess(nb, resources, km)
+
+    def _read_gradebook(self, db_url, assignment, notebook):
+        """Graded test sources and points by grade id, and every instructor cell source."""
+        tests, points, sources = {}, {}, set()
+        with Gradebook(db_url) as gb:
+            nb = gb.find_notebook(notebook, assignment)
+            for cell in nb.source_cells:
+                sources.add(cell.source)
+            for grade_cell in nb.grade_cells:
+                source_cell = gb.find_source_cell(grade_cell.name, notebook, assignment)
+                if grade_cell.cell_type == "code" and not _is_solution_cell(nb, grade_cell.name):
+                    tests[grade_cell.name] = source_cell.source
+                    points[grade_cell.name] = float(grade_cell.max_score)
+        return tests, points, sources
+
+    def _release_sources(self, assignment, notebook):
+        from nbgrader.coursedir import CourseDirectory
+        coursedir = CourseDirectory(config=self.config)
+        path = os.path.join(coursedir.format_path(coursedir.release_directory, ".", assignment),
+                            f"{notebook}.ipynb")
+        if not os.path.exists(path):
+            return []
+        release = nbformat.read(path, as_version=4)
+        return [_cell_source(c) for c in release.cells if c.cell_type == "code"]
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        km.assignment = self._assignment
+        return km
+
+    # ------------------------------------------------------------------ cells
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if utils.is_grade(cell) and not utils.is_solution(cell) and grade_id in self._tests:
+            self._grade(cell, index, grade_id)
+            return cell, resources
+        if self._dead:
+            cell.outputs = [_error("NotRun", f"not run at grading: {self._dead}")]
+            return cell, resources
+        source = _cell_source(cell)
+        if source not in self._instructor_sources:
+            findings = audit.audit_source(source, self._policy, self._forbidden_names)
+            if findings:
+                listed = "; ".join(str(f) for f in findings[:5])
+                cell.outputs = [_error("NotRunAtGrading",
+                                       f"this cell was not run at grading because it uses {listed}. "
+                                       "Answers may use NumPy, math and their own functions only; "
+                                       "ask your instructor if you think this is a mistake.")]
+                return cell, resources
+        return self._run_in_kernel(cell, resources, index)
+
+    def _run_in_kernel(self, cell, resources, index):
+        from nbclient.exceptions import DeadKernelError
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self._dead = "the kernel died (the notebook's code exited or ran out of memory)"
+            cell.outputs = list(cell.get("outputs", [])) + [_error("DeadKernelError", self._dead)]
+            return cell, resources
+
+    # ------------------------------------------------------------------ probes
+    def _run_probe(self, code):
+        """Execute ``code`` in the kernel as a throw-away cell; return its outputs."""
+        from nbclient.exceptions import DeadKernelError
+        if self._dead:
+            raise remote.RemoteError("DeadKernelError", self._dead)
+        probe = nbformat.v4.new_code_cell(code)
+        saved_timeout, saved_cell = self.timeout, self.nb.cells[self._probe_index]
+        self.timeout = self.probe_timeout
+        try:
+            self.execute_cell(probe, self._probe_index, store_history=False)
+        except DeadKernelError:
+            self._dead = "the kernel died while running your function"
+            raise remote.RemoteError("DeadKernelError", self._dead) from None
+        finally:
+            self.timeout = saved_timeout
+            self.nb.cells[self._probe_index] = saved_cell   # nbclient stores the cell it ran
+        return probe.outputs
+
+    # ------------------------------------------------------------------ verdicts
+    def _grade(self, cell, index, grade_id):
+        """Run the cell's checks here and write its outputs (nbgrader scores from them)."""
+        self._probe_index = index
+        max_points = self._points[grade_id]
+        try:
+            calls = parse_test_cell(self._tests[grade_id])
+        except UngradableTestCell as exc:
+            self.log.error("cnnlab: graded cell %s cannot be graded outside the kernel: %s", grade_id, exc)
+            cell.outputs = [_error("UngradableTestCell", f"instructor: {exc}")]
+            return
+        fractions, lines = [], []
+        for check_name, args, kwargs in calls:
+            fraction, message = self._run_check(check_name, args, kwargs)
+            fractions.append(fraction)
+            lines.append(message)
+        fraction = min(fractions)
+        text = "\n\n".join(m for m in lines if m)
+        if fraction >= 1.0:
+            cell.outputs = [_stream(text or "✓ passed")]
+        elif fraction > 0.0:
+            cell.outputs = [_stream(text), _score(fraction * max_points)]
+        else:
+            cell.outputs = [_error("AssertionError", text or "failed")]
+        cell.execution_count = None
+
+    def _run_check(self, check_name, args, kwargs):
+        """``(fraction, message)`` for one ``grading.check_<name>(...)`` call."""
+        from cnnlab import grading
+        check = getattr(grading, check_name, None)
+        if check is None:
+            return 0.0, f"instructor: unknown check grading.{check_name}"
+        try:
+            values = [self._value(a) for a in args]
+            named = {k: self._value(v) for k, v in kwargs.items()}
+        except remote.RemoteError as exc:
+            return 0.0, str(exc)
+        try:
+            result = check(*values, **named)
+        except AssertionError as failure:
+            fraction = float(getattr(failure, "fraction", 0.0) or 0.0)
+            return min(max(fraction, 0.0), 0.999), str(failure)
+        except remote.RemoteError as exc:
+            return 0.0, f"{exc.ename}: {exc}"
+        except Exception as exc:   # a bug in a check must not crash the class's grading
+            self.log.error("cnnlab: check %s failed with %r", check_name, exc)
+            return 0.0, f"the grader could not finish this test ({type(exc).__name__}: {exc})"
+        return 1.0, f"✓ {result!r}" if result is not None else "✓ passed"
+
+    def _value(self, argument):
+        kind, value = argument
+        if kind == "const":
+            return value
+        return remote.resolve(value, self._run_probe, self._probe_x)
+
+
+def _is_solution_cell(notebook, name):
+    return any(cell.name == name for cell in notebook.solution_cells)
+
+
