@@ -1,5 +1,9 @@
 """Buggy student answers: each must lose points, most must be diagnosed.
 
+The list grows with every mistake a class makes (issue 12): each new entry names the
+phrase of its diagnosis. ``UNUSUAL`` lists correct answers written in unusual ways;
+each must keep full marks.
+
 ``MUTANTS`` is a list of ``(exercise, diagnosis, source)``. ``source`` defines
 the student's function exactly as an answer cell would; ``diagnosis`` is a
 phrase the feedback must contain (None for answers that are only
@@ -401,4 +405,418 @@ def confusion_counts(y_true, y_pred, num_classes=10):
         counts[p, t] += 1
     return counts
 '''),
+
+    # ---- issue 12: what a class of students got through or got the wrong explanation for ----
+    ("correlate1d", "integer truncation", """
+def correlate1d(x, w, mode="valid"):
+    if len(w) > len(x):
+        return correlate1d(w, x, mode)[::-1]
+    k = len(w)
+    left, right = {"valid": (0, 0), "same": (k // 2, (k - 1) // 2), "full": (k - 1, k - 1)}[mode]
+    xp = np.pad(x, (left, right))
+    out = np.zeros(len(xp) - k + 1, dtype=np.asarray(x).dtype)
+    for i in range(len(out)):
+        out[i] = np.sum(xp[i:i + k] * w)
+    return out
+"""),
+    ("correlate1d", "extra zero on the wrong side", """
+def correlate1d(x, w, mode="valid"):
+    x, w = np.asarray(x, float), np.asarray(w, float)
+    if len(w) > len(x):
+        return correlate1d(w, x, mode)[::-1]
+    k = len(w)
+    left, right = {"valid": (0, 0), "same": ((k - 1) // 2, k // 2), "full": (k - 1, k - 1)}[mode]
+    xp = np.pad(x, (left, right))
+    return np.array([np.sum(xp[i:i + k] * w) for i in range(len(xp) - k + 1)])
+"""),
+    ("correlate1d", "kernel longer than the signal not swapped", """
+def correlate1d(x, w, mode="valid"):
+    x, w = np.asarray(x, float), np.asarray(w, float)
+    k = len(w)
+    left, right = {"valid": (0, 0), "same": (k // 2, (k - 1) // 2), "full": (k - 1, k - 1)}[mode]
+    xp = np.pad(x, (left, right))
+    return np.array([np.sum(xp[i:i + k] * w) for i in range(max(len(xp) - k + 1, 0))])
+"""),
+    ("convolve1d", "flip without the swap for K > N", """
+def convolve1d(x, w, mode="valid"):
+    return correlate1d(x, np.asarray(w, float)[::-1], mode)
+"""),
+    ("output_length", "forgot the +1", """
+def output_length(n, k, mode):
+    return {"valid": n - k, "same": n, "full": n + k - 1}[mode]
+"""),
+    ("output_length", "must return an int", """
+def output_length(n, k, mode):
+    return float({"valid": n - k + 1, "same": n, "full": n + k - 1}[mode])
+"""),
+    ("w_diff", "sign reversed", """
+w_diff = np.array([1.0, -1.0])
+"""),
+    ("zero_pad", "return floats", """
+def zero_pad(x, padding):
+    ph, pw = (padding, padding) if np.isscalar(padding) else padding
+    out = np.zeros((x.shape[0] + 2 * ph, x.shape[1] + 2 * pw), dtype=x.dtype)
+    out[ph:ph + x.shape[0], pw:pw + x.shape[1]] = x
+    return out
+"""),
+    ("zero_pad", "np.pad(x, (ph, pw))", """
+def zero_pad(x, padding):
+    return np.pad(np.asarray(x, float), padding)
+"""),
+    ("correlate2d", "integer truncation", """
+def correlate2d(image, kernel, mode="valid"):
+    kh, kw = kernel.shape
+    pads = {"valid": ((0, 0), (0, 0)), "same": (((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2)),
+            "full": ((kh - 1, kh - 1), (kw - 1, kw - 1))}[mode]
+    p = np.pad(image, pads)
+    out = np.zeros((p.shape[0] - kh + 1, p.shape[1] - kw + 1), dtype=image.dtype)
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = np.sum(p[i:i + kh, j:j + kw] * kernel)
+    return out
+"""),
+    ("correlate2d", "extra zero on the wrong side", """
+def correlate2d(image, kernel, mode="valid"):
+    image, kernel = np.asarray(image, float), np.asarray(kernel, float)
+    kh, kw = kernel.shape
+    pads = {"valid": ((0, 0), (0, 0)), "same": ((kh // 2, (kh - 1) // 2), (kw // 2, (kw - 1) // 2)),
+            "full": ((kh - 1, kh - 1), (kw - 1, kw - 1))}[mode]
+    p = np.pad(image, pads)
+    return np.array([[np.sum(p[i:i + kh, j:j + kw] * kernel) for j in range(p.shape[1] - kw + 1)]
+                     for i in range(p.shape[0] - kh + 1)])
+"""),
+    ("conv_output_size", "round instead of floor", """
+def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
+    return round((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1
+"""),
+    ("conv2d_single", "integer truncation", """
+def conv2d_single(image, kernel, bias=0.0, stride=1, padding=0, dilation=1):
+    sh, sw = (stride, stride) if np.isscalar(stride) else stride
+    ph, pw = (padding, padding) if np.isscalar(padding) else padding
+    dh, dw = (dilation, dilation) if np.isscalar(dilation) else dilation
+    kh, kw = kernel.shape
+    x = np.pad(image, ((ph, ph), (pw, pw)))
+    out = np.zeros(((x.shape[0] - dh * (kh - 1) - 1) // sh + 1, (x.shape[1] - dw * (kw - 1) - 1) // sw + 1),
+                   dtype=image.dtype)
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            win = x[i * sh:i * sh + dh * (kh - 1) + 1:dh, j * sw:j * sw + dw * (kw - 1) + 1:dw]
+            out[i, j] = np.sum(win * kernel) + bias
+    return out
+"""),
+    ("conv2d_single", "stride pair order swapped", """
+def conv2d_single(image, kernel, bias=0.0, stride=1, padding=0, dilation=1):
+    sw, sh = (stride, stride) if np.isscalar(stride) else stride
+    ph, pw = (padding, padding) if np.isscalar(padding) else padding
+    dh, dw = (dilation, dilation) if np.isscalar(dilation) else dilation
+    image = np.asarray(image, float)
+    kh, kw = kernel.shape
+    x = np.pad(image, ((ph, ph), (pw, pw)))
+    out = np.zeros(((x.shape[0] - dh * (kh - 1) - 1) // sh + 1, (x.shape[1] - dw * (kw - 1) - 1) // sw + 1))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            win = x[i * sh:i * sh + dh * (kh - 1) + 1:dh, j * sw:j * sw + dw * (kw - 1) + 1:dw]
+            out[i, j] = np.sum(win * kernel) + bias
+    return out
+"""),
+    ("same_padding", "padding on one side only", """
+def same_padding(kernel_size):
+    return kernel_size - 1
+"""),
+    ("same_padding", "must return an int", """
+def same_padding(kernel_size):
+    return (kernel_size - 1) / 2
+"""),
+    ("left_difference", "sign reversed", """
+left_difference = np.array([[1.0, -1.0]])
+"""),
+    ("left_difference", "shape (1, 2)", """
+left_difference = np.array([-1.0, 1.0])
+"""),
+    ("conv2d", "channels last", """
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    sh, sw = (stride, stride) if np.isscalar(stride) else stride
+    ph, pw = (padding, padding) if np.isscalar(padding) else padding
+    dh, dw = (dilation, dilation) if np.isscalar(dilation) else dilation
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    n, c_in, hp, wp = xp.shape
+    c_out, _, kh, kw = weight.shape
+    h, w = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
+    out = np.zeros((n, h, w, c_out))
+    for i in range(h):
+        for j in range(w):
+            win = xp[:, :, i * sh:i * sh + dh * (kh - 1) + 1:dh, j * sw:j * sw + dw * (kw - 1) + 1:dw]
+            out[:, i, j, :] = np.tensordot(win, weight, axes=([1, 2, 3], [1, 2, 3]))
+    if bias is not None:
+        out += bias
+    return out
+"""),
+    ("conv2d", "only the first number of the stride pair used", """
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    s = stride if np.isscalar(stride) else stride[0]
+    ph, pw = (padding, padding) if np.isscalar(padding) else padding
+    dh, dw = (dilation, dilation) if np.isscalar(dilation) else dilation
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    n, c_in, hp, wp = xp.shape
+    c_out, _, kh, kw = weight.shape
+    h, w = (hp - dh * (kh - 1) - 1) // s + 1, (wp - dw * (kw - 1) - 1) // s + 1
+    out = np.zeros((n, c_out, h, w))
+    for i in range(h):
+        for j in range(w):
+            win = xp[:, :, i * s:i * s + dh * (kh - 1) + 1:dh, j * s:j * s + dw * (kw - 1) + 1:dw]
+            out[:, :, i, j] = np.tensordot(win, weight, axes=([1, 2, 3], [1, 2, 3]))
+    if bias is not None:
+        out += bias[None, :, None, None]
+    return out
+"""),
+    ("count_conv_params", "forgot the bias", """
+def count_conv_params(c_in, c_out, kernel_size, bias=True):
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    return c_out * c_in * kh * kw
+"""),
+    ("count_conv_params", "must return an int", """
+def count_conv_params(c_in, c_out, kernel_size, bias=True):
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    return float(c_out * c_in * kh * kw + (c_out if bias else 0))
+"""),
+    ("max_pool2d", "running maximum started at 0", """
+def max_pool2d(x, kernel_size, stride=None):
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    sh, sw = (kh, kw) if stride is None else ((stride, stride) if np.isscalar(stride) else stride)
+    n, c, h, w = x.shape
+    out = np.zeros((n, c, (h - kh) // sh + 1, (w - kw) // sw + 1))
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            for u in range(kh):
+                for v in range(kw):
+                    out[:, :, i, j] = np.maximum(out[:, :, i, j], x[:, :, i * sh + u, j * sw + v])
+    return out
+"""),
+    ("max_pool2d", "kernel pair order swapped", """
+def max_pool2d(x, kernel_size, stride=None):
+    kw, kh = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    sh, sw = (kh, kw) if stride is None else ((stride, stride) if np.isscalar(stride) else stride)
+    n, c, h, w = x.shape
+    out = np.zeros((n, c, (h - kh) // sh + 1, (w - kw) // sw + 1))
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            out[:, :, i, j] = x[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw].max(axis=(2, 3))
+    return out
+"""),
+    ("max_pool2d", "ceil instead of floor", """
+def max_pool2d(x, kernel_size, stride=None):
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    sh, sw = (kh, kw) if stride is None else ((stride, stride) if np.isscalar(stride) else stride)
+    n, c, h, w = x.shape
+    ho, wo = -(-(h - kh) // sh) + 1, -(-(w - kw) // sw) + 1
+    out = np.zeros((n, c, ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            out[:, :, i, j] = x[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw].max(axis=(2, 3))
+    return out
+"""),
+    ("avg_pool2d", "integer truncation", """
+def avg_pool2d(x, kernel_size, stride=None):
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    sh, sw = (kh, kw) if stride is None else ((stride, stride) if np.isscalar(stride) else stride)
+    n, c, h, w = x.shape
+    out = np.zeros((n, c, (h - kh) // sh + 1, (w - kw) // sw + 1), dtype=x.dtype)
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            out[:, :, i, j] = x[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw].mean(axis=(2, 3))
+    return out
+"""),
+    ("avg_pool2d", "must return a numpy array", """
+def avg_pool2d(x, kernel_size, stride=None):
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    sh, sw = (kh, kw) if stride is None else ((stride, stride) if np.isscalar(stride) else stride)
+    n, c, h, w = x.shape
+    return [[[[float(x[b, ch, i * sh:i * sh + kh, j * sw:j * sw + kw].mean()) for j in range((w - kw) // sw + 1)]
+              for i in range((h - kh) // sh + 1)] for ch in range(c)] for b in range(n)]
+"""),
+    ("numerical_gradient", "x not restored", """
+def numerical_gradient(f, x, eps=1e-5):
+    x = np.array(x, dtype=float)
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        old = x[index]
+        x[index] = old + eps
+        f_plus = f(x)
+        x[index] = old - eps
+        f_minus = f(x)
+        grad[index] = (f_plus - f_minus) / (2 * eps)
+    return grad
+"""),
+    ("numerical_gradient", "integer truncation", """
+def numerical_gradient(f, x, eps=1e-5):
+    x = x.copy()
+    grad = np.zeros(x.shape)
+    for index in np.ndindex(x.shape):
+        old = x[index]
+        x[index] = old + eps
+        f_plus = f(x)
+        x[index] = old - eps
+        f_minus = f(x)
+        x[index] = old
+        grad[index] = (f_plus - f_minus) / (2 * eps)
+    return grad
+"""),
+    ("max_pool2d_backward", "fancy-index += with repeated indices", """
+def max_pool2d_backward(dout, x, kernel_size, stride=None):
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    sh, sw = (kh, kw) if stride is None else ((stride, stride) if np.isscalar(stride) else stride)
+    n, c, ho, wo = dout.shape
+    dx = np.zeros(x.shape)
+    rows, cols, nn_, cc = [], [], [], []
+    for b in range(n):
+        for ch in range(c):
+            for i in range(ho):
+                for j in range(wo):
+                    win = x[b, ch, i * sh:i * sh + kh, j * sw:j * sw + kw]
+                    u, v = np.unravel_index(np.argmax(win), win.shape)
+                    nn_.append(b); cc.append(ch); rows.append(i * sh + u); cols.append(j * sw + v)
+    dx[nn_, cc, rows, cols] += dout.ravel()
+    return dx
+"""),
+    ("conv2d_backward", "kernel the wrong way round", """
+def conv2d_backward(dout, x, weight, stride=1, padding=0):
+    s = (stride, stride) if np.isscalar(stride) else stride
+    p = (padding, padding) if np.isscalar(padding) else padding
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    n, c_out, ho, wo = dout.shape
+    kh, kw = weight.shape[2:]
+    wf = weight[:, :, ::-1, ::-1]
+    dxp = np.zeros(xp.shape)
+    dw = np.zeros(weight.shape)
+    for i in range(ho):
+        for j in range(wo):
+            rows, cols = slice(i * s[0], i * s[0] + kh), slice(j * s[1], j * s[1] + kw)
+            g = dout[:, :, i, j]
+            dw += np.tensordot(g, xp[:, :, rows, cols], axes=([0], [0]))
+            dxp[:, :, rows, cols] += np.tensordot(g, wf, axes=([1], [0]))
+    return dxp[:, :, p[0]:p[0] + x.shape[2], p[1]:p[1] + x.shape[3]], dw, dout.sum(axis=(0, 2, 3))
+"""),
+    ("conv_params", "must return an int", """
+def conv_params(c_in, c_out, kernel_size, groups=1, bias=True):
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    return c_out * (c_in / groups) * kh * kw + (c_out if bias else 0)
+"""),
+]
+
+#: Correct answers written in unusual ways: each keeps full marks, visible and hidden.
+UNUSUAL = [
+    ("correlate1d", """
+def correlate1d(x, w, mode="valid"):
+    x, w = np.asarray(x, dtype=float), np.asarray(w, dtype=float)
+    if len(w) > len(x):
+        return correlate1d(w, x, mode)[::-1]
+    k = len(w)
+    left, right = {"valid": (0, 0), "same": (k // 2, (k - 1) // 2), "full": (k - 1, k - 1)}[mode]
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(x, (left, right)), k)
+    return windows @ w
+"""),
+    ("convolve1d", """
+def convolve1d(x, w, mode="valid"):
+    x, w = np.asarray(x, dtype=float), np.asarray(w, dtype=float)
+    if len(w) > len(x):
+        x, w = w, x
+    k = len(w)
+    left, right = {"valid": (0, 0), "same": (k // 2, (k - 1) // 2), "full": (k - 1, k - 1)}[mode]
+    xp = np.pad(x, (left, right))
+    out = []
+    for i in range(len(xp) - k + 1):
+        total = 0.0
+        for u in range(k):
+            total += xp[i + u] * w[k - 1 - u]
+        out.append(total)
+    return np.array(out)
+"""),
+    ("output_length", """
+def output_length(n, k, mode):
+    if mode == "valid":
+        return np.int64(n - k + 1)
+    return n if mode == "same" else n + k - 1
+"""),
+    ("w_diff", """
+w_diff = [-1, 1]
+"""),
+    ("zero_pad", """
+def zero_pad(x, padding):
+    ph, pw = (padding, padding) if isinstance(padding, (int, np.integer)) else tuple(padding)
+    return np.pad(x.astype(np.float32), ((ph, ph), (pw, pw)))
+"""),
+    ("conv_output_size", """
+import math
+def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
+    return math.floor((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1
+"""),
+    ("same_padding", """
+def same_padding(kernel_size):
+    return np.int64(kernel_size // 2)
+"""),
+    ("left_difference", """
+left_difference = np.array([[-1, 1]])
+"""),
+    ("conv2d", """
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    sh, sw = (stride, stride) if np.isscalar(stride) else stride
+    ph, pw = (padding, padding) if np.isscalar(padding) else padding
+    dh, dw = (dilation, dilation) if np.isscalar(dilation) else dilation
+    kh, kw = weight.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    win = np.lib.stride_tricks.sliding_window_view(xp, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
+    win = win[:, :, ::sh, ::sw, ::dh, ::dw]
+    out = np.einsum("nchwij,ocij->nohw", win, weight)
+    return out if bias is None else out + np.asarray(bias)[None, :, None, None]
+"""),
+    ("count_conv_params", """
+def count_conv_params(c_in, c_out, kernel_size, bias=True):
+    kh, kw = np.broadcast_to(kernel_size, (2,))
+    return np.int64(c_out) * c_in * kh * kw + (c_out if bias else 0)
+"""),
+    ("max_pool2d", """
+def max_pool2d(x, kernel_size, stride=None):
+    kh, kw = np.broadcast_to(kernel_size, (2,))
+    sh, sw = (kh, kw) if stride is None else np.broadcast_to(stride, (2,))
+    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+    return win.max(axis=(4, 5))
+"""),
+    ("avg_pool2d", """
+def avg_pool2d(x, kernel_size, stride=None):
+    kh, kw = np.broadcast_to(kernel_size, (2,))
+    sh, sw = (kh, kw) if stride is None else np.broadcast_to(stride, (2,))
+    n, c, h, w = x.shape
+    out = np.empty((n, c, (h - kh) // sh + 1, (w - kw) // sw + 1))
+    for idx in np.ndindex(out.shape):
+        b, ch, i, j = idx
+        out[idx] = np.mean(x[b, ch, i * sh:i * sh + kh, j * sw:j * sw + kw])
+    return out
+"""),
+    ("numerical_gradient", """
+def numerical_gradient(f, x, eps=1e-5):
+    x = np.array(x, dtype=float)
+    flat = x.reshape(-1)
+    grad = np.empty_like(flat)
+    for k in range(flat.size):
+        step = np.zeros_like(flat)
+        step[k] = eps
+        grad[k] = (f((flat + step).reshape(x.shape)) - f((flat - step).reshape(x.shape))) / (2 * eps)
+    return grad.reshape(x.shape)
+"""),
+    ("max_pool2d_backward", """
+def max_pool2d_backward(dout, x, kernel_size, stride=None):
+    kh, kw = np.broadcast_to(kernel_size, (2,))
+    sh, sw = (kh, kw) if stride is None else np.broadcast_to(stride, (2,))
+    dx = np.zeros(x.shape)
+    for b, ch, i, j in np.ndindex(dout.shape):
+        win = x[b, ch, i * sh:i * sh + kh, j * sw:j * sw + kw]
+        u, v = divmod(int(np.argmax(win)), win.shape[1])
+        np.add.at(dx, (b, ch, i * sh + u, j * sw + v), dout[b, ch, i, j])
+    return dx
+"""),
+    ("conv_params", """
+def conv_params(c_in, c_out, kernel_size, groups=1, bias=True):
+    kh, kw = np.broadcast_to(kernel_size, (2,))
+    return np.int64(c_out * (c_in // groups) * kh * kw + bias * c_out)
+"""),
 ]

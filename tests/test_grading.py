@@ -1,4 +1,7 @@
-"""The grading checks: pass the reference, fail every mutant, name the mistake."""
+"""The grading checks: pass the reference, fail every mutant, name the mistake, score in proportion."""
+
+import glob
+import json
 
 import numpy as np
 import pytest
@@ -6,20 +9,27 @@ import pytest
 from cnnlab import functional as F
 from cnnlab import grading
 from cnnlab.grading import alexnet as A
+from cnnlab.grading.engine import CheckFailure, SourceFunction
 from cnnlab.grading.mnist import reference_confusion_counts
 from cnnlab import nn
 import torch.nn as tnn
 from cnnlab.grading.exercises import reference_conv2d_single, reference_zero_pad
-from mutants import MUTANTS
+from cnnlab.grading.nb03_multichannel import reference_count_conv_params
+from mutants import MUTANTS, UNUSUAL
 
 REFERENCES = {
     "correlate1d": F.correlate1d,
     "convolve1d": F.convolve1d,
+    "output_length": lambda n, k, mode: {"valid": n - k + 1, "same": n, "full": n + k - 1}[mode],
+    "w_diff": np.array([-1.0, 1.0]),
     "zero_pad": reference_zero_pad,
     "correlate2d": F.correlate2d,
     "conv_output_size": F.conv_output_size,
     "conv2d_single": reference_conv2d_single,
+    "same_padding": lambda kernel_size: (kernel_size - 1) // 2,
+    "left_difference": np.array([[-1.0, 1.0]]),
     "conv2d": F.conv2d,
+    "count_conv_params": reference_count_conv_params,
     "max_pool2d": lambda x, kernel_size, stride=None: F.max_pool2d(x, kernel_size, stride),
     "avg_pool2d": lambda x, kernel_size, stride=None: F.avg_pool2d(x, kernel_size, stride),
     "max_pool2d_backward": lambda dout, x, kernel_size, stride=None: F.max_pool2d_backward(dout, x, kernel_size, stride),
@@ -29,6 +39,7 @@ REFERENCES = {
 
 
 def central_difference(f, x, eps=1e-5):
+    x = np.array(x, dtype=float)
     grad = np.zeros_like(x, dtype=float)
     for index in np.ndindex(x.shape):
         plus, minus = x.copy(), x.copy()
@@ -39,6 +50,7 @@ def central_difference(f, x, eps=1e-5):
 
 
 REFERENCES["numerical_gradient"] = central_difference
+REFERENCES["gradient_check"] = (REFERENCES["conv2d_backward"], central_difference)
 REFERENCES["conv_params"] = A.reference_conv_params
 REFERENCES["linear_params"] = A.reference_linear_params
 REFERENCES["conv_macs"] = A.reference_conv_macs
@@ -65,8 +77,8 @@ REFERENCES["build_torch_cnn"] = build_torch_cnn
 
 def test_every_exercise_has_a_reference_and_mutants():
     assert set(REFERENCES) == set(grading.CHECKS)
-    assert len(MUTANTS) >= 20
-    assert {exercise for exercise, _, _ in MUTANTS} == set(grading.CHECKS)
+    assert len(MUTANTS) >= 60
+    assert {exercise for exercise, _, _ in MUTANTS} == set(grading.CHECKS) - set(grading.ARGUMENTS)
 
 
 @pytest.fixture
@@ -80,39 +92,180 @@ def allow_reference(monkeypatch):
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 @pytest.mark.parametrize("hidden", [False, True])
 def test_reference_passes(name, hidden, allow_reference):
-    result = grading.CHECKS[name](REFERENCES[name], hidden=hidden)
-    assert result.n_cases >= 2
+    answer = REFERENCES[name]
+    args = answer if isinstance(answer, tuple) else (answer,)
+    result = grading.CHECKS[name](*args, hidden=hidden)
+    assert result.n_cases >= 1
     assert name in repr(result)
+
+
+# ---- the solution notebooks' own answer cells: helpers for mutants (convolve1d calls correlate1d) ----
+
+def _solution_cells():
+    """{exercise: source} of every answer cell of notebooks 01-05 and 07."""
+    cells = {}
+    for path in sorted(glob.glob("solutions/0[1-57]_*/*.ipynb")):
+        for cell in json.load(open(path))["cells"]:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+            if grade_id.startswith("ex_"):
+                cells[grade_id[3:]] = "".join(cell["source"])
+    return cells
+
+
+SOLUTION_CELLS = _solution_cells()
 
 
 def _load(source):
     namespace = {"np": np, "nn": nn, "tnn": tnn}   # the names the notebooks import
+    for exercise, cell in SOLUTION_CELLS.items():
+        exec(cell, namespace)
     exec(source, namespace)
     return namespace
+
+
+def run_check(exercise, namespace, hidden=True):
+    """Call the check as the notebook's graded cell does: the arguments and helpers by name."""
+    needed = grading.ARGUMENTS.get(exercise, (exercise,))
+    helpers = {h: namespace[h] for h in grading.HELPERS.get(exercise, ()) if h in namespace}
+    return grading.CHECKS[exercise](*(namespace[n] for n in needed), hidden=hidden, **helpers)
+
+
+def test_solution_cells_pass_every_check():
+    namespace = _load("")
+    for exercise in grading.CHECKS:
+        if all(n in namespace for n in grading.ARGUMENTS.get(exercise, (exercise,))):
+            for hidden in (False, True):
+                run_check(exercise, namespace, hidden)
 
 
 @pytest.mark.parametrize("exercise, diagnosis, source", MUTANTS,
                          ids=[f"{m[0]}-{m[1] or 'shape-only'}" for m in MUTANTS])
 def test_mutant_fails_with_diagnosis(exercise, diagnosis, source):
-    fn = _load(source)[exercise]
+    namespace = _load(source)
     with pytest.raises(AssertionError) as failure:
-        grading.CHECKS[exercise](fn, hidden=True)
+        run_check(exercise, namespace)
     message = str(failure.value)
+    assert getattr(failure.value, "fraction", 0.0) < 1
     if diagnosis:
         assert diagnosis in message, message
-    else:   # only shape-correct: no mistake to name, but the values must be shown
-        assert "Expected" in message and "Received" in message, message
+    else:   # a wrong answer that matches no known mistake: none is named
+        assert "Likely mistake" not in message, message
 
 
-def test_feedback_shows_input_expected_and_received():
+@pytest.mark.parametrize("exercise, source", UNUSUAL, ids=[u[0] for u in UNUSUAL])
+def test_unusual_correct_answers_keep_full_marks(exercise, source):
+    namespace = _load(source)
+    for hidden in (False, True):
+        run_check(exercise, namespace, hidden)
+
+
+def test_feedback_shows_input_the_wrong_value_and_the_mistake():
     wrong = _load(MUTANTS[0][2])["correlate1d"]   # a loop that flips the kernel
 
     with pytest.raises(AssertionError) as failure:
         grading.check_correlate1d(wrong)
     message = str(failure.value)
     assert "Called correlate1d with:" in message
-    assert "Expected:" in message and "Received:" in message
+    assert "Received:" in message and "expected" in message
     assert "Likely mistake: flipped kernel" in message
+
+
+def test_failure_reveals_only_the_one_wrong_expected_value(allow_reference):
+    def off_by_one_value(x, w, mode="valid"):
+        out = F.correlate1d(x, w, mode)
+        out[-1] += 1
+        return out
+
+    with pytest.raises(AssertionError) as failure:
+        grading.check_correlate1d(off_by_one_value, hidden=True)
+    message = str(failure.value)
+    assert message.count("expected") == 1 and "Expected:" not in message
+
+
+def test_partial_credit_is_the_share_of_parts_right(allow_reference):
+    def no_stride_pairs(x, weight, bias=None, stride=1, padding=0, dilation=1):
+        s = stride if np.isscalar(stride) else stride[0]
+        return F.conv2d(x, weight, bias, s, padding, dilation)
+
+    with pytest.raises(CheckFailure) as failure:
+        grading.check_conv2d(no_stride_pairs, hidden=True)
+    assert failure.value.fraction == pytest.approx(4 / 5)
+    assert "4 of 5 parts right" in str(failure.value)
+    with pytest.raises(CheckFailure) as blank:
+        grading.check_conv2d(lambda x, weight, bias=None, stride=1, padding=0, dilation=1: np.zeros(1))
+    assert blank.value.fraction == 0
+
+
+def test_a_wrong_helper_is_named_instead_of_a_mistake(allow_reference):
+    def correlate1d_flipped(x, w, mode="valid"):
+        return F.convolve1d(x, w, mode)
+
+    def convolve1d(x, w, mode="valid"):       # right, given a right correlate1d
+        if len(w) > len(x):
+            return convolve1d(w, x, mode)
+        return correlate1d_flipped(x, np.asarray(w, float)[::-1], mode)
+
+    with pytest.raises(AssertionError) as failure:
+        grading.check_convolve1d(convolve1d, correlate1d=correlate1d_flipped)
+    message = str(failure.value)
+    assert "your helper `correlate1d` is wrong" in message
+    assert "flipped kernel" not in message
+
+
+def test_conv2d_single_names_a_rounding_conv_output_size():
+    namespace = _load("def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):\n"
+                      "    return round((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1\n")
+    with pytest.raises(AssertionError) as failure:
+        run_check("conv2d_single", namespace)
+    assert "your helper `conv_output_size` is wrong" in str(failure.value)
+
+
+def test_source_functions_are_callable_and_rebuildable():
+    G = np.arange(6.0).reshape(2, 3)
+    f = SourceFunction("lambda x: np.sum(G * x)", G=G)
+    G[...] = 0                        # the function keeps its own copy
+    assert f(np.ones((2, 3))) == 15.0
+    again = SourceFunction(f.source, **f.bound)
+    assert again(np.ones((2, 3))) == 15.0
+
+
+def test_tracebacks_hide_grader_frames():
+    def correlate1d(x, w, mode="valid"):
+        return np.zeros(len(x)) + 1
+
+    with pytest.raises(CheckFailure) as failure:
+        grading.check_correlate1d(correlate1d)
+    rendered = "\n".join(failure.value._render_traceback_())
+    assert "cnnlab/grading" not in rendered and "engine.py" not in rendered
+    assert "correlate1d(...) is wrong" in rendered
+
+
+def test_visible_pass_lists_what_grading_still_checks(allow_reference):
+    text = repr(grading.check_max_pool2d(REFERENCES["max_pool2d"]))
+    assert "Still checked at grading" in text and "negative values" in text
+    assert "Well done" not in text
+
+
+def test_every_grade_cell_only_calls_checks():
+    """Contract item 1: graded cells hold only grading.check_<name>(Name/constant, ...) calls."""
+    import ast
+
+    for path in sorted(glob.glob("solutions/*/*.ipynb")):
+        for cell in json.load(open(path))["cells"]:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if not (meta.get("grade") and cell["cell_type"] == "code"):
+                continue
+            tree = ast.parse("".join(cell["source"]))
+            for statement in tree.body:
+                call = statement.value if isinstance(statement, ast.Expr) else None
+                if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print":
+                    call = call.args[0] if len(call.args) == 1 else None
+                where = f"{path} {meta.get('grade_id')}"
+                assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute), where
+                assert isinstance(call.func.value, ast.Name) and call.func.value.id == "grading", where
+                assert call.func.attr.startswith("check_"), where
+                for value in list(call.args) + [k.value for k in call.keywords]:
+                    assert isinstance(value, (ast.Name, ast.Constant)), where
 
 
 def test_not_implemented_is_explained():
@@ -149,7 +302,7 @@ def test_ndarray_subclass_that_fakes_equality_is_rejected():
     def cheat(x, w, mode="valid"):
         return np.zeros(3).view(AlwaysEqual)
 
-    with pytest.raises(AssertionError, match="subclass"):
+    with pytest.raises(AssertionError, match="must return a numpy array"):
         grading.check_correlate1d(cheat)
 
 
@@ -172,7 +325,7 @@ def test_self_check_prints_pass_and_fail(capsys, allow_reference):
     assert "✓ correlate1d" in out
     assert "✗ convolve1d" in out and "flipped kernel" in out
     assert grading.check("zero_pad", namespace) is False
-    assert "no function called `zero_pad`" in capsys.readouterr().out
+    assert "`zero_pad` is not defined yet" in capsys.readouterr().out
 
 
 def test_self_check_finds_the_callers_function(capsys, allow_reference):

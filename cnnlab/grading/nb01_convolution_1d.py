@@ -12,7 +12,8 @@ import numpy as np
 
 from cnnlab import functional as F
 from cnnlab.grading import mistakes as M
-from cnnlab.grading.engine import Case, CheckFailure, CheckResult, helper_blame, run_check, same_array, same_int
+from cnnlab.grading.engine import Case, CheckFailure, CheckResult, helper_blame, run_check, same_array, same_int, \
+    shape_is
 from cnnlab.grading.feedback import Suspect
 from cnnlab.grading.inputs import fresh_rng, small_ints, uint8_image
 
@@ -61,7 +62,9 @@ def _mistakes_1d(reference, wrong_direction, name_of_wrong):
         x, w, mode = args["x"], args["w"], args["mode"]
         found = [Suspect("flipped kernel", f"this output is {name_of_wrong}; check whether the "
                          "kernel should be reversed", wrong_direction(x, w, mode)),
-                 M.integer_result(expected)]
+                 M.integer_result(expected),
+                 Suspect("off-by-one output size (forgot the +1)", "the output length is the padded "
+                         "length minus K plus 1", shape_is((len(expected) - 1,)))]
         if mode != "valid":
             found.append(Suspect("padding not applied", f"mode={mode!r} pads the signal with zeros; "
                                  "you returned the 'valid' result", reference(x, w, "valid")))

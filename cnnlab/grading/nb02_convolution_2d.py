@@ -62,6 +62,8 @@ def check_zero_pad(fn, hidden=False):
             Suspect("padding on one side only", one_side, np.pad(x, ((ph, 0), (pw, 0)))),
             Suspect("height and width padding swapped", "padding=(ph, pw) pads rows by ph and columns by pw",
                     np.pad(x, ((pw, pw), (ph, ph)))),
+            Suspect("np.pad(x, (ph, pw))", "a pair in np.pad means (before, after) for EVERY axis: "
+                    "pad with ((ph, ph), (pw, pw)) instead", np.pad(x, (ph, pw))),
             Suspect("padding counted once", "the result has shape (H + 2*ph, W + 2*pw)",
                     shape_is((x.shape[0] + ph, x.shape[1] + pw))),
         ]
@@ -121,7 +123,9 @@ def check_correlate2d(fn, hidden=False):
                          "correlation slides the kernel as it is", F.convolve2d(image, kernel, mode)),
                  Suspect("height and width swapped", "rows are the first axis, columns the second",
                          M.swap_height_width(expected)),
-                 M.integer_result(expected)]
+                 M.integer_result(expected),
+                 Suspect("off-by-one output size (forgot the +1)", "the output size is the padded size "
+                         "minus K plus 1, per axis", shape_is((expected.shape[0] - 1, expected.shape[1] - 1)))]
         if mode != "valid":
             found.append(Suspect("padding not applied", f"mode={mode!r} needs zero padding first",
                                  F.correlate2d(image, kernel, "valid")))

@@ -149,8 +149,10 @@ def check_max_pool2d_backward(fn, hidden=False):
     def mistakes(args, expected):
         a = (args["dout"], args["x"], args["kernel_size"], args["stride"])
         return [
-            Suspect("`=` instead of `+=`", "when windows overlap, the same input can be the max of several "
-                    "windows: accumulate with dx[...] += ...", M.max_pool2d_backward_overwrite(*a)),
+            Suspect("`=` instead of `+=` (or a fancy-index += with repeated indices)", "when windows "
+                    "overlap, the same input can be the max of several windows: accumulate with dx[...] += ... "
+                    "one window at a time, or np.add.at(dx, index, values); dx[rows, cols] += values keeps "
+                    "only one of the values of a repeated index", M.max_pool2d_backward_overwrite(*a)),
             Suspect("gradient spread over the whole window", "only the arg-max cell of each window receives "
                     "the gradient (that is average-pooling-like behaviour)", M.max_pool2d_backward_spread(*a)),
             Suspect("gradient sent to the window's first cell", "route it to the position of the maximum "
