@@ -790,7 +790,8 @@ def check_alexnet_table(table, variant="original", hidden=False):
             lines.append(f"  ... and {len(wrong) - 13} more")
     # partial credit by cell: a cell wrong only because an earlier row was wrong counts as right
     lost = sum(1 for *_, carried in wrong if not carried)
-    lines.insert(0, f"alexnet_table: {n_cells - len(wrong)} of {n_cells} cells right.")
+    lines.append(f"{n_cells - len(wrong)} of {n_cells} cells right; the score counts cells that are "
+                 "wrong only because an earlier row was wrong as right.")
     raise CheckFailure("\n".join(lines), (n_cells - lost) / n_cells)
 
 
