@@ -62,7 +62,7 @@ def test_numpy_spec_matches_the_layers_parameter_counts():
     (lambda: nn.Sequential(*list(numpy_reference())[:3], nn.Conv2d(16, 16, 3, padding=1), *list(numpy_reference())[4:]),
      ["in_channels=16", "outputs 8 channels", "in_channels=8"]),
     (lambda: nn.Sequential(*list(numpy_reference())[:3], nn.Conv2d(8, 16, 3), *list(numpy_reference())[4:7], nn.Linear(576, 10)),
-     ["not the one the notebook asks for", "layer 3", "(N, 16, 14, 14)", "padding"]),
+     ["not the one the exercise asks for", "layer 3", "(N, 16, 14, 14)", "padding"]),
     (lambda: nn.Sequential(*list(numpy_reference())[:7], nn.Linear(784, 10, bias=False)),
      ["7,840 parameters", "bias"]),
     (lambda: nn.Sequential(*list(numpy_reference())[:2], nn.AvgPool2d(2), *list(numpy_reference())[3:]),
@@ -173,7 +173,7 @@ def torch_layers(replace=(), drop=(), extra=()):
     (lambda: torch_layers(replace=[(0, tnn.Conv2d(3, 16, 5, padding=2))]), ["in_channels=3", "1 channel (grey)"]),
     (lambda: torch_layers(replace=[(3, tnn.Conv2d(32, 32, 5, padding=2))]), ["in_channels=32", "16 channels"]),
     (lambda: torch_layers(replace=[(3, tnn.Conv2d(16, 32, 5)), (7, tnn.Linear(32 * 5 * 5, 10))]),
-     ["not the one the notebook asks for", "(N, 32, 14, 14)", "padding"]),
+     ["not the one the exercise asks for", "(N, 32, 14, 14)", "padding"]),
     (lambda: torch_layers(replace=[(3, tnn.Conv2d(16, 32, 5, padding=2, bias=False))]), ["12,800 parameters", "bias"]),
     (lambda: torch_layers(replace=[(1, tnn.Tanh())]), ["layer 1 should be ReLU()"]),
     (lambda: None, ["returned None"]),
@@ -188,7 +188,7 @@ def test_torch_mistakes_are_named(model, phrases):
 
 def test_torch_hidden_checks():
     shared = torch_reference()
-    assert "same model object" in failure(grading.check_torch_cnn, lambda: shared, hidden=True)
+    assert "the same model" in failure(grading.check_torch_cnn, lambda: shared, hidden=True)
     grading.check_torch_cnn(lambda: shared)  # visible checks do not look at this
 
     def frozen():
@@ -209,7 +209,7 @@ def test_torch_hidden_checks():
             for p in model.parameters():
                 p.copy_(torch.as_tensor(generator.standard_normal(tuple(p.shape)) * 0.05))
         return model
-    assert "different initial weights" in failure(grading.check_torch_cnn, numpy_init, hidden=True)
+    assert "default initialisation" in failure(grading.check_torch_cnn, numpy_init, hidden=True)
 
 
 def test_torch_unused_layer_is_reported():

@@ -25,7 +25,7 @@ import inspect
 from cnnlab.grading.engine import CheckFailure, CheckResult, SourceFunction
 from cnnlab.grading.feedback import Suspect, assert_matches
 from cnnlab.grading.mnist import (check_accuracy, check_confusion_counts, check_loss_decreases, check_numpy_cnn,
-                                  check_torch_cnn)
+                                  check_torch_cnn, check_trained_numpy_cnn, check_trained_torch_cnn)
 from cnnlab.grading.nb01_convolution_1d import check_convolve1d, check_correlate1d, check_output_length, \
     check_w_diff
 from cnnlab.grading.nb02_convolution_2d import check_conv2d_single, check_conv_output_size, check_correlate2d, \
@@ -108,4 +108,5 @@ def check_all(namespace=None):
 
 __all__ = ["check", "check_all", "CHECKS", "CheckFailure", "CheckResult", "SourceFunction", "Suspect",
            "assert_matches", "check_alexnet_table", "check_filter_weights", "check_filter_count",
-           "check_loss_decreases", "check_accuracy"] + [fn.__name__ for fn in CHECKS.values()]
+           "check_loss_decreases", "check_accuracy", "check_trained_numpy_cnn", "check_trained_torch_cnn"] + [
+    fn.__name__ for fn in CHECKS.values()]
