@@ -73,6 +73,16 @@ def check_shape(arr, name, shape, what):
     return arr
 
 
+def check_dout(dout, shape, forward, arguments):
+    """Return the upstream gradient ``dout`` as an array of the forward output's ``shape``.
+
+    ``forward`` names the function (``"conv2d"``), ``arguments`` the arguments the shape
+    came from (``"x, weight, stride, padding and dilation"``).
+    """
+    dout = as_array(dout, "dout", ndim=len(shape))
+    return check_shape(dout, "dout", shape, f"the {forward} output shape for these {arguments}")
+
+
 def check_positive_float(value, name):
     """Return ``value`` as a float, requiring a finite number > 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -29,6 +29,7 @@ import numpy as np
 from cnnlab import functional as F
 from cnnlab._validation import as_array, as_labels, as_pair, check_int
 from cnnlab.functional.conv import conv2d_backward_columns, conv2d_columns, conv2d_from_columns
+from cnnlab.functional.pool import max_pool2d_with_winners, route_to_winners
 
 #: One trainable array as :meth:`Sequential.parameters` yields it:
 #: ``layer`` is the layer's name in the model (``"0"``, ``"3"``, ...),
@@ -269,30 +270,29 @@ class _Pool2d(Layer):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        as_pair(kernel_size, "kernel_size", minimum=1)
-        if stride is not None:
-            as_pair(stride, "stride", minimum=1)
-        as_pair(padding, "padding", minimum=0)
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
+        self._pairs()               # check the arguments now, not at the first forward
 
     def __repr__(self):
         return (f"{type(self).__name__}(kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding})")
+
+    def _pairs(self):
+        """``(kernel, stride, padding)`` as checked ``(h, w)`` pairs."""
+        return (as_pair(self.kernel_size, "kernel_size", minimum=1),
+                as_pair(self.stride, "stride", minimum=1),
+                as_pair(self.padding, "padding", minimum=0))
 
     def output_shape(self, input_shape):
         """``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
         input_shape = tuple(input_shape)
         if len(input_shape) != 4:
             raise ValueError(f"{self!r} needs an input shape (N, C, H, W), got {input_shape}")
-        (kh, kw), (sh, sw) = as_pair(self.kernel_size, "kernel_size"), as_pair(self.stride, "stride")
-        ph, pw = as_pair(self.padding, "padding")
-        if ph > kh // 2 or pw > kw // 2:  # the rule F.max_pool2d / F.avg_pool2d enforce, as torch
-            raise ValueError(f"{self!r}: padding must be at most half of kernel_size")
-        return (input_shape[0], input_shape[1],
-                F.conv_output_size(input_shape[2], kh, sh, ph),
-                F.conv_output_size(input_shape[3], kw, sw, pw))
+        kernel, stride, padding = self._pairs()
+        return input_shape[:2] + tuple(F.pool_output_size(size, k, s, p)
+                                       for size, k, s, p in zip(input_shape[2:], kernel, stride, padding))
 
     def forward(self, x):
         """x ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
@@ -312,11 +312,25 @@ class MaxPool2d(_Pool2d):
 
     Shapes: x ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``,
     ``H_out = floor((H + 2*padding - KH) / stride) + 1``; ``stride`` defaults to
-    ``kernel_size``. Backward routes each gradient to its window's arg-max.
+    ``kernel_size``. Backward routes each gradient to its window's arg-max, which
+    forward remembers.
     """
 
-    pool = staticmethod(F.max_pool2d)
-    pool_backward = staticmethod(F.max_pool2d_backward)
+    def forward(self, x):
+        """x ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``; remembers each window's winner."""
+        _check_4d(self, x)
+        x = as_array(x, "x", ndim=4)
+        kernel, stride, padding = self._pairs()
+        out_hw = self.output_shape(x.shape)[2:]
+        out, winners = max_pool2d_with_winners(x, kernel, stride, padding, (1, 1), out_hw)
+        return self._remember((x.shape, x.dtype, winners), out)
+
+    def backward(self, dout):
+        """dout ``(N, C, H_out, W_out)`` -> dx ``(N, C, H, W)``: each value to its window's winner."""
+        x_shape, dtype, winners = self._cache if self._cache is not None else (None, None, None)
+        dout = self._check_backward(dout, dtype)
+        kernel, stride, padding = self._pairs()
+        return route_to_winners(dout, winners, x_shape, kernel, stride, padding, (1, 1))
 
 
 class AvgPool2d(_Pool2d):

@@ -49,12 +49,17 @@ from cnnlab.functional.pool import (
     min_pool2d,
     min_pool2d_backward,
 )
-from cnnlab.functional.sizes import conv_output_size, conv_transpose_output_size
+from cnnlab.functional.sizes import (
+    check_pool_padding,
+    conv_output_size,
+    conv_transpose_output_size,
+    pool_output_size,
+)
 
 __all__ = [
     "avg_pool2d", "avg_pool2d_backward", "avg_pool2d_naive",
     "conv1d", "conv1d_backward", "conv2d", "conv2d_backward", "conv2d_backward_naive", "conv2d_naive",
-    "conv_output_size", "conv_transpose_output_size",
+    "check_pool_padding", "conv_output_size", "conv_transpose_output_size", "pool_output_size",
     "convolve1d", "convolve1d_naive", "convolve2d", "convolve2d_naive",
     "correlate1d", "correlate1d_naive", "correlate2d", "correlate2d_naive",
     "cross_entropy", "cross_entropy_backward", "log_softmax",

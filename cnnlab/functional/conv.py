@@ -17,12 +17,15 @@ all windows at once (im2col): every window of ``x_pad`` becomes a column of a ma
 
 import numpy as np
 
-from cnnlab._validation import as_array, as_pair, check_int, check_shape
+from cnnlab._validation import as_array, as_pair, check_dout, check_int, check_shape
 from cnnlab.functional._windows import col2im, im2col
 from cnnlab.functional.sizes import output_hw
 
 
 # ----------------------------------------------------------------------------- checks
+
+CONV_ARGUMENTS = "x, weight, stride, padding and dilation"
+
 
 def _check_conv2d_args(x, weight, bias, stride, padding, dilation):
     """Validate conv2d arguments; return (x, weight, bias, stride, padding, dilation, (H_out, W_out))."""
@@ -43,12 +46,6 @@ def _check_conv2d_args(x, weight, bias, stride, padding, dilation):
     dilation = as_pair(dilation, "dilation", minimum=1)
     out_hw = output_hw(x.shape[2:], weight.shape[2:], stride, padding, dilation)
     return x, weight, bias, stride, padding, dilation, out_hw
-
-
-def _check_dout(dout, shape, forward):
-    dout = as_array(dout, "dout", ndim=len(shape))
-    return check_shape(dout, "dout", shape,
-                       f"the {forward} output shape for these x, weight, stride, padding and dilation")
 
 
 def _to_2d(x, weight, bias, stride, padding, dilation):
@@ -107,7 +104,7 @@ def conv2d_backward_naive(dout, x, weight, stride=1, padding=0, dilation=1):
         x, weight, None, stride, padding, dilation)
     n_batch, c_in, h, w = x.shape
     c_out, _, kh, kw = weight.shape
-    dout = _check_dout(dout, (n_batch, c_out, h_out, w_out), "conv2d")
+    dout = check_dout(dout, (n_batch, c_out, h_out, w_out), "conv2d", CONV_ARGUMENTS)
     x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     dtype = np.result_type(dout, x, weight)
     dx_pad = np.zeros(x_pad.shape, dtype=dtype)
@@ -227,7 +224,7 @@ def conv2d_backward(dout, x, weight, stride=1, padding=0, dilation=1):
     """
     x, weight, _, stride, padding, dilation, out_hw = _check_conv2d_args(
         x, weight, None, stride, padding, dilation)
-    dout = _check_dout(dout, (x.shape[0], weight.shape[0]) + out_hw, "conv2d")
+    dout = check_dout(dout, (x.shape[0], weight.shape[0]) + out_hw, "conv2d", CONV_ARGUMENTS)
     return _conv2d_backward(dout, x, weight, stride, padding, dilation, out_hw)
 
 
@@ -244,8 +241,6 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1):
 def conv1d_backward(dout, x, weight, stride=1, padding=0, dilation=1):
     """Gradients of ``conv1d``: dout (N, C_out, L_out) -> (dx (N, C_in, L), dweight (C_out, C_in, K), dbias (C_out,))."""
     x2, w2, _, stride2, padding2, dilation2, out_hw = _to_2d(x, weight, None, stride, padding, dilation)
-    dout = as_array(dout, "dout", ndim=3)
-    check_shape(dout, "dout", (x2.shape[0], w2.shape[0], out_hw[1]),
-                "the conv1d output shape for these x, weight, stride, padding and dilation")
+    dout = check_dout(dout, (x2.shape[0], w2.shape[0], out_hw[1]), "conv1d", CONV_ARGUMENTS)
     dx, dweight, dbias = _conv2d_backward(dout[:, :, None, :], x2, w2, stride2, padding2, dilation2, out_hw)
     return dx[:, :, 0, :], dweight[:, :, 0, :], dbias

@@ -17,8 +17,9 @@ row-major order when several values tie, like PyTorch).
 
 import numpy as np
 
-from cnnlab._validation import as_array, as_pair, check_positive_float, check_shape
-from cnnlab.functional.sizes import output_hw
+from cnnlab._validation import as_array, as_pair, check_dout, check_positive_float
+from cnnlab.functional._windows import offset_views, pad, unpad
+from cnnlab.functional.sizes import check_pool_padding, output_hw
 
 
 # ----------------------------------------------------------------------------- checks
@@ -30,46 +31,14 @@ def _check_pool_args(x, kernel_size, stride, padding, dilation=1):
         raise ValueError(f"x must not be empty, got shape {x.shape}")
     kernel = as_pair(kernel_size, "kernel_size", minimum=1)
     stride = kernel if stride is None else as_pair(stride, "stride", minimum=1)
-    padding = as_pair(padding, "padding", minimum=0)
+    padding = check_pool_padding(kernel, as_pair(padding, "padding", minimum=0))
     dilation = as_pair(dilation, "dilation", minimum=1)
-    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-        raise ValueError(
-            f"padding {padding} must be at most half of kernel_size {kernel}, "
-            f"i.e. <= {(kernel[0] // 2, kernel[1] // 2)}"
-        )
     out_hw = output_hw(x.shape[2:], kernel, stride, padding, dilation)
     return x, kernel, stride, padding, dilation, out_hw
 
 
 def _check_dout(dout, x, out_hw, forward):
-    dout = as_array(dout, "dout", ndim=4)
-    return check_shape(dout, "dout", x.shape[:2] + out_hw,
-                       f"the {forward} output shape for this x, kernel_size, stride and padding")
-
-
-def _pad(x, padding, value):
-    (ph, pw) = padding
-    if ph == 0 and pw == 0:
-        return x                                                   # nothing to pad: no copy
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
-
-
-def _offset_views(x_pad, kernel, stride, dilation, out_hw):
-    """One strided view per kernel offset (u, v), in row-major order (k = u*KW + v).
-
-    x_pad: (N, C, Hp, Wp) -> KH*KW views of shape (N, C, H_out, W_out) with
-    ``view_k[n, c, i, j] = x_pad[n, c, i*s + u*d, j*s + v*d]``: offset (u, v) of every window
-    at once. They are slices (no copies), so writing into a view of ``dx_pad`` writes into ``dx_pad``.
-    Reducing over these KH*KW views instead of over the last two axes of a 6-D sliding window view
-    touches memory in order and is an order of magnitude faster.
-    """
-    (kh, kw), (sh, sw), (dh, dw), (h_out, w_out) = kernel, stride, dilation, out_hw
-    views = []
-    for u in range(kh):
-        for v in range(kw):
-            views.append(x_pad[:, :, u * dh:u * dh + sh * (h_out - 1) + 1:sh,
-                               v * dw:v * dw + sw * (w_out - 1) + 1:sw])
-    return views
+    return check_dout(dout, x.shape[:2] + out_hw, forward, "x, kernel_size, stride and padding")
 
 
 # ----------------------------------------------------------------------------- naive loops
@@ -78,7 +47,7 @@ def max_pool2d_naive(x, kernel_size, stride=None, padding=0, dilation=1):
     """max_pool2d with plain loops; same arguments and result as ``max_pool2d``."""
     x, (kh, kw), (sh, sw), padding, (dh, dw), (h_out, w_out) = _check_pool_args(
         x, kernel_size, stride, padding, dilation)
-    x_pad = _pad(x, padding, -np.inf)
+    x_pad = pad(x, padding, -np.inf)
     n_batch, channels = x.shape[:2]
     out = np.zeros((n_batch, channels, h_out, w_out), dtype=x.dtype)
     for n in range(n_batch):
@@ -97,7 +66,7 @@ def max_pool2d_naive(x, kernel_size, stride=None, padding=0, dilation=1):
 def avg_pool2d_naive(x, kernel_size, stride=None, padding=0):
     """avg_pool2d with plain loops; same arguments and result as ``avg_pool2d``."""
     x, (kh, kw), (sh, sw), padding, _, (h_out, w_out) = _check_pool_args(x, kernel_size, stride, padding)
-    x_pad = _pad(x, padding, 0.0)
+    x_pad = pad(x, padding, 0.0)
     n_batch, channels = x.shape[:2]
     out = np.zeros((n_batch, channels, h_out, w_out), dtype=x.dtype)
     for n in range(n_batch):
@@ -118,7 +87,7 @@ def max_pool2d_backward_naive(dout, x, kernel_size, stride=None, padding=0, dila
     x, (kh, kw), (sh, sw), (ph, pw), (dh, dw), out_hw = _check_pool_args(
         x, kernel_size, stride, padding, dilation)
     dout = _check_dout(dout, x, out_hw, "max_pool2d")
-    x_pad = _pad(x, (ph, pw), -np.inf)
+    x_pad = pad(x, (ph, pw), -np.inf)
     dx_pad = np.zeros(x_pad.shape, dtype=np.result_type(dout, x))
     n_batch, channels, h, w = x.shape
     for n in range(n_batch):
@@ -143,7 +112,7 @@ def max_pool2d_backward_naive(dout, x, kernel_size, stride=None, padding=0, dila
 #
 # The vectorised versions loop over the KH*KW kernel offsets (u, v) instead of over the
 # N*C*H_out*W_out windows: each step combines one strided view (N, C, H_out, W_out) of the
-# padded input, offset (u, v) of every window at once (see ``_offset_views``).
+# padded input, offset (u, v) of every window at once (see ``cnnlab.functional._windows``).
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
     """Max pooling, as ``torch.nn.functional.max_pool2d``.
@@ -152,7 +121,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
     padding (pads with -inf), dilation: int or (h, w).
     """
     x, kernel, stride, padding, dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding, dilation)
-    views = _offset_views(_pad(x, padding, -np.inf), kernel, stride, dilation, out_hw)
+    views = offset_views(pad(x, padding, -np.inf), kernel, stride, dilation, out_hw)
     out = views[0].copy()
     for view in views[1:]:
         np.maximum(out, view, out=out)      # out[n, c, i, j] = max_{u, v} x_pad[n, c, i*s + u*d, j*s + v*d]
@@ -162,7 +131,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
 def min_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
     """Min pooling (pads with +inf); equals ``-max_pool2d(-x, ...)``. Shapes as ``max_pool2d``."""
     x, kernel, stride, padding, dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding, dilation)
-    views = _offset_views(_pad(x, padding, np.inf), kernel, stride, dilation, out_hw)
+    views = offset_views(pad(x, padding, np.inf), kernel, stride, dilation, out_hw)
     out = views[0].copy()
     for view in views[1:]:
         np.minimum(out, view, out=out)      # out[n, c, i, j] = min_{u, v} x_pad[n, c, i*s + u*d, j*s + v*d]
@@ -175,7 +144,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     x: (N, C, H, W) -> (N, C, H_out, W_out); every window is divided by KH*KW, padded zeros included.
     """
     x, (kh, kw), stride, padding, dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding)
-    views = _offset_views(_pad(x, padding, 0.0), (kh, kw), stride, dilation, out_hw)
+    views = offset_views(pad(x, padding, 0.0), (kh, kw), stride, dilation, out_hw)
     total = views[0].copy()
     for view in views[1:]:
         total += view                       # total[n, c, i, j] = sum_{u, v} x_pad[n, c, i*s + u, j*s + v]
@@ -193,7 +162,7 @@ def lp_pool2d(x, p, kernel_size, stride=None):
     p = check_positive_float(p, "p")
     x, kernel, stride, padding, dilation, out_hw = _check_pool_args(x, kernel_size, stride, 0)
     with np.errstate(invalid="ignore"):
-        views = _offset_views(x, kernel, stride, dilation, out_hw)
+        views = offset_views(x, kernel, stride, dilation, out_hw)
         sums = views[0] ** p
         for view in views[1:]:
             sums += view ** p               # sums[n, c, i, j] = sum_{u, v} x[n, c, i*s + u, j*s + v] ** p
@@ -207,37 +176,51 @@ def max_pool2d_backward(dout, x, kernel_size, stride=None, padding=0, dilation=1
     maximum in row-major order (as PyTorch); overlapping windows add up.
     """
     x, kernel, stride, padding, dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding, dilation)
-    dout = _check_dout(dout, x, out_hw, "max_pool2d")
-    return _route_to_winner(dout, _pad(x, padding, -np.inf), x.shape, kernel, stride, padding, dilation)
+    dout = _check_dout(dout, x, out_hw, "max_pool2d").astype(np.result_type(dout, x), copy=False)
+    _, winners = max_pool2d_with_winners(x, kernel, stride, padding, dilation, out_hw)
+    return route_to_winners(dout, winners, x.shape, kernel, stride, padding, dilation)
 
 
 def min_pool2d_backward(dout, x, kernel_size, stride=None, padding=0, dilation=1):
     """Gradient of ``min_pool2d``: each ``dout`` value goes to the first arg-min of its window."""
     x, kernel, stride, padding, dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding, dilation)
-    dout = _check_dout(dout, x, out_hw, "min_pool2d")
-    return _route_to_winner(dout, _pad(-x, padding, -np.inf), x.shape, kernel, stride, padding, dilation)
+    dout = _check_dout(dout, x, out_hw, "min_pool2d").astype(np.result_type(dout, x), copy=False)
+    _, winners = max_pool2d_with_winners(-x, kernel, stride, padding, dilation, out_hw)   # min x = -max(-x)
+    return route_to_winners(dout, winners, x.shape, kernel, stride, padding, dilation)
 
 
-def _route_to_winner(dout, x_pad, x_shape, kernel, stride, padding, dilation):
-    """Add dout[n, c, i, j] onto the first arg-max of window (i, j) of x_pad; return the unpadded dx."""
-    (ph, pw), out_hw = padding, dout.shape[2:]
-    views = _offset_views(x_pad, kernel, stride, dilation, out_hw)
-    dx_pad = np.zeros(x_pad.shape, dtype=np.result_type(dout, x_pad))
-    dx_views = _offset_views(dx_pad, kernel, stride, dilation, out_hw)
-    out = views[0].copy()
-    for view in views[1:]:
-        np.maximum(out, view, out=out)      # out[n, c, i, j] = max_{u, v} x_pad[n, c, i*s + u*d, j*s + v*d]
-    # Only the winner influenced out[n, c, i, j], so it receives the whole gradient. Going through
-    # the offsets in row-major order, the winner is the first offset whose value equals the
-    # maximum (ties go to the first maximum, like PyTorch); `unclaimed` marks windows still without one.
-    unclaimed = np.ones(out.shape, dtype=bool)
-    for view, dx_view in zip(views, dx_views):
-        won = (view == out) & unclaimed
-        # dx_pad[n, c, i*s + u*d, j*s + v*d] += dout[n, c, i, j] where offset (u, v) won window (i, j);
-        # within one offset the positions are all different, so += on this strided view adds each once
-        dx_view += dout * won
-        unclaimed &= ~won
-    return np.ascontiguousarray(dx_pad[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]])
+def max_pool2d_with_winners(x, kernel, stride, padding, dilation, out_hw):
+    """Max pooling on checked arguments, and which tap won each window.
+
+    Returns ``out`` (N, C, H_out, W_out) and ``winners`` of the same shape: the tap
+    ``k = u*KW + v`` holding the first maximum of each window in row-major order (as torch).
+    """
+    taps = np.stack(offset_views(pad(x, padding, -np.inf), kernel, stride, dilation, out_hw))   # (KH*KW, N, C, H_out, W_out)
+    out = taps.max(axis=0)
+    winners = np.zeros(out.shape, dtype=np.min_scalar_type(len(taps) - 1))
+    for k in range(len(taps) - 1, -1, -1):          # from the last tap back, so the first maximum wins ties
+        winners = np.where(taps[k] == out, winners.dtype.type(k), winners)
+    return out, winners
+
+
+def route_to_winners(dout, winners, x_shape, kernel, stride, padding, dilation):
+    """dx (N, C, H, W): add ``dout[n, c, i, j]`` onto the input that won window ``(i, j)``.
+
+    Only the winner influenced the output, so it receives the whole gradient. The winner of
+    window ``(i, j)`` sits at ``x_pad[n, c, i*s + u*d, j*s + v*d]``; ``np.add.at`` adds every
+    ``dout`` value at that flat position (positions repeat where windows overlap).
+    """
+    n, c, h, w = x_shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    hp, wp = h + 2 * ph, w + 2 * pw
+    h_out, w_out = dout.shape[2:]
+    # flat index of window (n, c, i, j)'s first cell in x_pad, and of tap (u, v) relative to it
+    window_start = (np.arange(n * c).reshape(n, c, 1, 1) * (hp * wp)
+                    + np.arange(h_out).reshape(h_out, 1) * (sh * wp) + np.arange(w_out) * sw)
+    tap_offset = np.array([u * dh * wp + v * dw for u in range(kh) for v in range(kw)])
+    dx_pad = np.zeros((n, c, hp, wp), dtype=dout.dtype)
+    np.add.at(dx_pad.reshape(-1), (window_start + tap_offset[winners]).reshape(-1), dout.reshape(-1))
+    return np.ascontiguousarray(unpad(dx_pad, padding))
 
 
 def avg_pool2d_backward(dout, x, kernel_size, stride=None, padding=0):
@@ -249,6 +232,6 @@ def avg_pool2d_backward(dout, x, kernel_size, stride=None, padding=0):
     dout = _check_dout(dout, x, out_hw, "avg_pool2d")
     share = dout / (kh * kw)
     dx_pad = np.zeros(x.shape[:2] + (x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), dtype=share.dtype)
-    for dx_view in _offset_views(dx_pad, (kh, kw), stride, dilation, out_hw):
+    for dx_view in offset_views(dx_pad, (kh, kw), stride, dilation, out_hw):
         dx_view += share                    # window (i, j) read x_pad[i*s + u, j*s + v] for every offset (u, v)
-    return np.ascontiguousarray(dx_pad[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]])
+    return np.ascontiguousarray(unpad(dx_pad, (ph, pw)))

@@ -55,6 +55,55 @@ def conv_transpose_output_size(size, kernel_size, stride=1, padding=0, output_pa
     return out
 
 
+def pool_output_size(size, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Number of windows a pooling kernel takes along one axis, as torch's pooling layers.
+
+    ``stride`` defaults to ``kernel_size``. With ``ceil_mode=False`` (the default) this is
+    :func:`conv_output_size`; with ``ceil_mode=True`` the division rounds up, but the last
+    window must still start inside the input or the left padding. Raises ``ValueError``
+    when the padding breaks :func:`check_pool_padding` or no window fits.
+
+    >>> pool_output_size(28, 2)                      # lecture 4: 2x2 max pooling halves 28
+    14
+    >>> pool_output_size(5, 2, 2, ceil_mode=True)    # the last window hangs over the edge
+    3
+    """
+    kernel_size = check_int(kernel_size, "kernel_size", minimum=1)
+    stride = kernel_size if stride is None else check_int(stride, "stride", minimum=1)
+    padding = check_int(padding, "padding", minimum=0)
+    check_pool_padding((kernel_size,), (padding,))
+    if not ceil_mode:
+        return conv_output_size(size, kernel_size, stride, padding, dilation)
+    size = check_int(size, "size", minimum=1)
+    dilation = check_int(dilation, "dilation", minimum=1)
+    span = size + 2 * padding - dilation * (kernel_size - 1) - 1
+    out = -(-span // stride) + 1                      # ceil division
+    if (out - 1) * stride >= size + padding:          # the last window would start in the right padding
+        out -= 1
+    if out < 1:
+        raise ValueError(
+            f"kernel_size={kernel_size} with dilation={dilation} does not fit the padded input size "
+            f"{size + 2 * padding} (size={size} + 2*padding={2 * padding}), even with ceil_mode")
+    return out
+
+
+def check_pool_padding(kernel, padding):
+    """The pooling padding rule (torch's too): ``padding <= kernel_size // 2`` on every axis.
+
+    ``kernel`` and ``padding`` are tuples of ints (one per axis). With more padding, a
+    window could hold only padding and no input value. Returns ``padding``.
+    """
+    half = tuple(k // 2 for k in kernel)
+    if any(p > h for p, h in zip(padding, half)):
+        show = (lambda t: t[0]) if len(kernel) == 1 else tuple
+        raise ValueError(
+            f"padding {show(padding)} must be at most half of kernel_size {show(kernel)}, i.e. <= {show(half)}: "
+            f"with more than half, a window could hold only padding and no input value "
+            f"(pooling padding must be at most half of kernel_size, as in torch)"
+        )
+    return padding
+
+
 def output_hw(in_hw, kernel_hw, stride, padding, dilation):
     """(H_out, W_out) of a 2-D window operation; every argument is an (h, w) pair of checked ints.
 

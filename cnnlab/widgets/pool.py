@@ -77,9 +77,10 @@ class PoolExplorerState(GridState):
             p = check_int(self.padding, "padding", minimum=0)
         except (TypeError, ValueError) as exc:
             return str(exc)
-        if p > k // 2:
-            return (f"Padding {p} is more than half the {k}×{k} window (at most {k // 2}): "
-                    f"a window could then hold only padding and no input value.")
+        try:
+            F.check_pool_padding((k,), (p,))
+        except ValueError as exc:
+            return str(exc)
         hp, wp = self.padded_shape
         if k > hp or k > wp:
             return (f"No output: the {k}×{k} window is larger than the padded input {hp}×{wp}. "
