@@ -51,3 +51,13 @@ c.GenerateFeedback.preprocessors = [
 ]
 # ... also from a cell whose nbgrader metadata a student stripped (otherwise feedback fails).
 c.ClearHiddenTests.enforce_metadata = False
+# Feedback pages that work offline: formulas rendered to MathML at feedback time (no MathJax
+# from a CDN) and long output lines wrapped (cnnlab/course/feedback_html.py).
+c.GenerateFeedback.exporter_class = "cnnlab.course.feedback_html.OfflineFeedbackExporter"
+
+# --- exchange ---
+# On a hub where each student has their own Unix user: `collect` rejects a submission whose owner
+# is not the student it names (a forged --student), and `release_assignment` keeps the exchange
+# root sticky (1777) so no student can rename the course folder (cnnlab/course/exchange.py).
+c.ExchangeFactory.collect = "cnnlab.course.exchange.OwnerCheckedCollect"
+c.ExchangeFactory.release_assignment = "cnnlab.course.exchange.StickyRootReleaseAssignment"

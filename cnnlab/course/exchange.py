@@ -1,0 +1,144 @@
+"""nbgrader's file-system exchange, hardened for a hub where every student has their own Unix user.
+
+Configured in ``nbgrader_config.py`` (the ``# --- exchange ---`` block)::
+
+    c.ExchangeFactory.collect = "cnnlab.course.exchange.OwnerCheckedCollect"
+    c.ExchangeFactory.release_assignment = "cnnlab.course.exchange.StickyRootReleaseAssignment"
+
+Two attacks on nbgrader 0.9.6's default exchange, and what these classes do about them:
+
+* **A forged name.** ``nbgrader submit --student=<classmate>`` writes
+  ``inbound/<classmate>+<assignment>+<time>+<random>``; nbgrader's ``collect`` only *warns* that the
+  folder's owner is not the student it names, then takes the latest folder, the forged one.
+  :class:`OwnerCheckedCollect` drops every inbound folder whose Unix owner is not the student it
+  names *before* choosing the latest submission, so the classmate's own submission is collected
+  and the forged one is listed as rejected.
+* **A replaced course folder.** In a world-writable exchange root (``chmod 777``) a student can
+  rename ``<root>/<course>`` away and create their own, which then receives (and lets that student
+  read) everyone's submissions. :class:`StickyRootReleaseAssignment` gives the root the sticky bit
+  (``1777``: only a folder's owner may rename or delete it), and :class:`OwnerCheckedCollect`
+  refuses to collect from a course or inbound folder that the instructor does not own.
+
+On hubs where every user shares one uid (Zero to JupyterHub, DockerSpawner) no file owner tells
+students apart; use an authenticated exchange there (docs/instructors.md).
+"""
+
+import glob
+import os
+import pwd
+import stat
+from collections import defaultdict
+
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.exchange.default.collect import ExchangeCollect
+from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignment
+
+
+def owner_name(path):
+    """The Unix user name owning ``path`` itself (a symlink is not followed)."""
+    uid = os.lstat(path).st_uid
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def forgery(record, inbound):
+    """Why an inbound submission folder cannot be the student's it names, or None when it can be."""
+    path = os.path.join(inbound, record["filename"])
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        return f"{record['filename']} is not a folder (a link or a file)"
+    owner = owner_name(path)
+    if owner != record["username"]:
+        return f"{record['filename']} claims to be submitted by {record['username']} but is owned by {owner}"
+    return None
+
+
+class OwnerCheckedCollect(ExchangeCollect):
+    """``nbgrader collect`` that rejects submissions not owned by the student they name.
+
+    With ``CollectApp.check_owner = False`` (nbgrader's switch, for shared-uid hubs) it behaves
+    like nbgrader's own collect.
+    """
+
+    def check_course_folders(self):
+        """Fail unless the course and inbound folders are real folders owned by the collecting user."""
+        for path in (self.course_path, self.inbound_path):
+            info = os.lstat(path)
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+                self.fail(f"Refusing to collect: {path} is owned by {owner_name(path)}, not by you "
+                          f"({pwd.getpwuid(os.geteuid()).pw_name}); someone may have replaced the course "
+                          f"folder. Give the exchange root mode 1777 and release the assignment again.")
+
+    def init_src(self):
+        if self.coursedir.course_id == "":
+            self.fail("No course id specified. Re-run with --course flag.")
+        self.course_path = os.path.join(self.root, self.coursedir.course_id)
+        self.inbound_path = os.path.join(self.course_path, "inbound")
+        if not os.path.isdir(self.inbound_path):
+            self.fail("Course not found: {}".format(self.inbound_path))
+        if self.check_owner:
+            self.check_course_folders()
+        student_id = self.coursedir.student_id if self.coursedir.student_id else "*"
+        pattern = os.path.join(self.inbound_path, "{}+{}+*".format(student_id, self.coursedir.assignment_id))
+        records = [self._path_to_record(f) for f in glob.glob(pattern)]
+
+        self.rejected = []
+        if self.check_owner:
+            genuine = []
+            for record in records:
+                reason = forgery(record, self.inbound_path)
+                if reason:
+                    self.rejected.append((record, reason))
+                    self.log.error("Rejected submission: %s", reason)
+                else:
+                    genuine.append(record)
+            records = genuine
+
+        by_student = defaultdict(list)
+        for record in records:
+            by_student[record["username"]].append(record)
+        with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
+            try:
+                self.duedate = gb.find_assignment(self.coursedir.assignment_id).duedate
+            except MissingEntry:
+                self.duedate = None
+        self.src_records = [self.chosen(group) for group in by_student.values()]
+
+    def chosen(self, records):
+        """The submission nbgrader would collect from one student's genuine ones (the latest,
+        or the latest before the due date with ``before_duedate``)."""
+        records = self._sort_by_timestamp(records)
+        if self.duedate is not None and self.before_duedate:
+            on_time = [r for r in records if r["timestamp"] <= self.duedate]
+            if on_time:
+                return on_time[0]
+        return records[0]
+
+    def copy_files(self):
+        # nbgrader's check only warns; every remaining record has passed ours.
+        check_owner, self.check_owner = self.check_owner, False
+        try:
+            super().copy_files()
+        finally:
+            self.check_owner = check_owner
+
+
+class StickyRootReleaseAssignment(ExchangeReleaseAssignment):
+    """``nbgrader release_assignment`` that leaves the exchange root sticky (mode 1777).
+
+    nbgrader makes the root world-writable (777), which lets any student rename or delete the
+    course folder inside it; with the sticky bit only the folder's owner can.
+    """
+
+    def ensure_root(self):
+        super().ensure_root()
+        mode = os.stat(self.root).st_mode
+        if not mode & stat.S_ISVTX:
+            try:
+                os.chmod(self.root, stat.S_IMODE(mode) | stat.S_ISVTX)
+            except PermissionError:
+                self.fail(f"The exchange root {self.root} is not sticky and you cannot make it so: "
+                          f"run `chmod 1777 {self.root}` as its owner.")
+            self.log.warning("Exchange root %s: sticky bit set (mode 1777)", self.root)
