@@ -5,17 +5,16 @@ import json
 
 import numpy as np
 import pytest
+import torch.nn as tnn
+from mutants import MUTANTS, UNUSUAL
 
 from cnnlab import functional as F
-from cnnlab import grading
+from cnnlab import grading, nn
 from cnnlab.grading import alexnet as A
 from cnnlab.grading.engine import CheckFailure, SourceFunction
-from cnnlab.grading.mnist import reference_confusion_counts
-from cnnlab import nn
-import torch.nn as tnn
 from cnnlab.grading.exercises import reference_conv2d_single, reference_zero_pad
+from cnnlab.grading.mnist import reference_confusion_counts
 from cnnlab.grading.nb03_multichannel import reference_count_conv_params
-from mutants import MUTANTS, UNUSUAL
 
 REFERENCES = {
     "correlate1d": F.correlate1d,
@@ -347,7 +346,7 @@ def test_unknown_exercise_is_an_error():
     "torch.conv2d(torch.tensor(x), torch.tensor(weight), torch.tensor(bias), stride, padding, dilation).numpy()",
 ])
 def test_calling_a_reference_implementation_fails(call):
-    import torch  # noqa: F401
+    import torch
 
     namespace = {"np": np, "F": F, "torch": torch}
     exec("def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):\n"

@@ -24,18 +24,45 @@ import inspect
 
 from cnnlab.grading.engine import CheckFailure, CheckResult, SourceFunction
 from cnnlab.grading.feedback import Suspect, assert_matches
-from cnnlab.grading.mnist import (check_accuracy, check_confusion_counts, check_loss_decreases, check_numpy_cnn,
-                                  check_torch_cnn, check_trained_numpy_cnn, check_trained_torch_cnn)
-from cnnlab.grading.nb01_convolution_1d import check_convolve1d, check_correlate1d, check_output_length, \
-    check_w_diff
-from cnnlab.grading.nb02_convolution_2d import check_conv2d_single, check_conv_output_size, check_correlate2d, \
-    check_left_difference, check_same_padding, check_zero_pad
+from cnnlab.grading.mnist import (
+    check_accuracy,
+    check_confusion_counts,
+    check_loss_decreases,
+    check_numpy_cnn,
+    check_torch_cnn,
+    check_trained_numpy_cnn,
+    check_trained_torch_cnn,
+)
+from cnnlab.grading.nb01_convolution_1d import (
+    check_convolve1d,
+    check_correlate1d,
+    check_output_length,
+    check_w_diff,
+)
+from cnnlab.grading.nb02_convolution_2d import (
+    check_conv2d_single,
+    check_conv_output_size,
+    check_correlate2d,
+    check_left_difference,
+    check_same_padding,
+    check_zero_pad,
+)
 from cnnlab.grading.nb03_multichannel import check_conv2d, check_count_conv_params
 from cnnlab.grading.nb04_pooling import check_avg_pool2d, check_max_pool2d
-from cnnlab.grading.nb05_backprop import check_conv2d_backward, check_gradient_check, check_max_pool2d_backward, \
-    check_numerical_gradient
-from cnnlab.grading.nb07_alexnet_parameters import check_alexnet_table, check_conv_macs, check_conv_params, \
-    check_filter_count, check_filter_weights, check_linear_params
+from cnnlab.grading.nb05_backprop import (
+    check_conv2d_backward,
+    check_gradient_check,
+    check_max_pool2d_backward,
+    check_numerical_gradient,
+)
+from cnnlab.grading.nb07_alexnet_parameters import (
+    check_alexnet_table,
+    check_conv_macs,
+    check_conv_params,
+    check_filter_count,
+    check_filter_weights,
+    check_linear_params,
+)
 
 #: exercise name -> check function; the student's function (or value) has the same name.
 CHECKS = {

@@ -8,8 +8,8 @@ plain loops so that each one reads like the bug it imitates.
 
 import numpy as np
 
-from cnnlab._validation import as_pair
 from cnnlab import functional as F
+from cnnlab._validation import as_pair
 
 
 def flip_kernel(weight):

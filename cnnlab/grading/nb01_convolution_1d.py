@@ -12,8 +12,16 @@ import numpy as np
 
 from cnnlab import functional as F
 from cnnlab.grading import mistakes as M
-from cnnlab.grading.engine import Case, CheckFailure, CheckResult, helper_blame, run_check, same_array, same_int, \
-    shape_is
+from cnnlab.grading.engine import (
+    Case,
+    CheckFailure,
+    CheckResult,
+    helper_blame,
+    run_check,
+    same_array,
+    same_int,
+    shape_is,
+)
 from cnnlab.grading.feedback import Suspect
 from cnnlab.grading.inputs import fresh_rng, small_ints, uint8_image
 
@@ -141,7 +149,7 @@ def check_output_length(fn, hidden=False):
                   for mode in MODES]
 
     def mistakes(args, expected):
-        n, k, mode = args["n"], args["k"], args["mode"]
+        n, k = args["n"], args["k"]
         return [
             Suspect("forgot the +1", "valid: the kernel fits at N - K + 1 positions (count the first)", n - k),
             Suspect("forgot the -1", "full: the kernel overlaps the signal at N + K - 1 positions", n + k),

@@ -16,11 +16,18 @@ from cnnlab import functional as F
 from cnnlab._validation import as_pair
 from cnnlab.functional.sizes import output_hw
 from cnnlab.grading import mistakes as M
-from cnnlab.grading.engine import Case, CheckFailure, CheckResult, helper_blame, run_check, same_array, \
-    same_int, shape_is
+from cnnlab.grading.engine import (
+    Case,
+    CheckFailure,
+    CheckResult,
+    helper_blame,
+    run_check,
+    same_array,
+    same_int,
+    shape_is,
+)
 from cnnlab.grading.feedback import Suspect
 from cnnlab.grading.inputs import fresh_rng, seeded, small_ints, uint8_image
-
 
 # --------------------------------------------------------------------------
 # zero_pad

@@ -16,7 +16,14 @@ from cnnlab.functional.sizes import output_hw
 from cnnlab.grading import mistakes as M
 from cnnlab.grading.engine import Case, run_check, same_array, shape_is
 from cnnlab.grading.feedback import Suspect
-from cnnlab.grading.inputs import distinct_values, fresh_rng, int_array, negatives, seeded, with_ties
+from cnnlab.grading.inputs import (
+    distinct_values,
+    fresh_rng,
+    int_array,
+    negatives,
+    seeded,
+    with_ties,
+)
 
 LECTURE_POOL = np.array([[4.0, 8, 3, 9], [16, 10, 0, 7], [6, 12, 13, 8], [67, 18, 3, 7]])[None, None]
 

@@ -14,13 +14,26 @@ import numpy as np
 from cnnlab import functional as F
 from cnnlab._validation import as_pair
 from cnnlab.grading import mistakes as M
-from cnnlab.grading.engine import Case, CheckFailure, CheckResult, Mismatch, SourceFunction, call_student, \
-    run_check, same_array
+from cnnlab.grading.engine import (
+    Case,
+    CheckFailure,
+    CheckResult,
+    Mismatch,
+    SourceFunction,
+    call_student,
+    run_check,
+    same_array,
+)
 from cnnlab.grading.feedback import Suspect
-from cnnlab.grading.inputs import distinct_values, fresh_rng, seeded, small_ints, with_ties
+from cnnlab.grading.inputs import (
+    distinct_values,
+    fresh_rng,
+    seeded,
+    small_ints,
+    with_ties,
+)
 from cnnlab.grading.nb02_convolution_2d import LECTURE_A, LECTURE_W
 from cnnlab.grading.nb04_pooling import LECTURE_POOL, pool_cases
-
 
 # --------------------------------------------------------------------------
 # numerical_gradient

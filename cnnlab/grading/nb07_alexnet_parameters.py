@@ -27,8 +27,8 @@ import numbers
 
 import numpy as np
 
-from cnnlab._validation import as_pair
 from cnnlab import models
+from cnnlab._validation import as_pair
 from cnnlab.grading.engine import Case, CheckFailure, CheckResult, run_check, same_int
 from cnnlab.grading.feedback import Suspect
 from cnnlab.grading.guard import ReferenceGuard
