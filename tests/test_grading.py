@@ -396,3 +396,21 @@ def test_hidden_values_change_between_runs_but_visible_ones_do_not(allow_referen
     assert all(np.array_equal(a, b) for a, b in zip(first[:n_visible], seen[:n_visible]))
     assert any(not np.array_equal(a, b) for a, b in zip(first[n_visible:], seen[n_visible:]))
     assert [a.shape for a in first] == [b.shape for b in seen]
+
+
+def test_shape_hint_only_for_the_formulas_off_by_one():
+    """Channels last or a swapped kernel pair give shapes within 1 of the right one: no size hint."""
+    for exercise, diagnosis, source in MUTANTS:
+        if diagnosis in ("channels last", "kernel pair order swapped", "np.pad(x, (ph, pw))"):
+            with pytest.raises(AssertionError) as failure:
+                run_check(exercise, _load(source))
+            assert "off-by-one" not in str(failure.value), str(failure.value)
+
+
+def test_conv2d_single_names_a_one_sided_zero_pad():
+    namespace = _load("def zero_pad(x, padding):\n"
+                      "    ph, pw = (padding, padding) if np.isscalar(padding) else padding\n"
+                      "    return np.pad(np.asarray(x, float), ((0, 2 * ph), (0, 2 * pw)))\n")
+    with pytest.raises(AssertionError) as failure:
+        run_check("conv2d_single", namespace)
+    assert "your helper `zero_pad` is wrong" in str(failure.value)
