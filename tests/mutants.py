@@ -701,6 +701,48 @@ def conv_params(c_in, c_out, kernel_size, groups=1, bias=True):
     kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
     return c_out * (c_in / groups) * kh * kw + (c_out if bias else 0)
 """),
+
+    # ---- notebook 06 (trusted-grading helper): return types, a missing ReLU, in_features, a library model ----
+    ("confusion_counts", "numpy array of integers", """
+def confusion_counts(y_true, y_pred, num_classes=10):
+    counts = np.zeros((num_classes, num_classes))
+    for t, p in zip(y_true, y_pred):
+        counts[t, p] += 1
+    return counts
+"""),
+    ("confusion_counts", "numpy array of integers", """
+def confusion_counts(y_true, y_pred, num_classes=10):
+    counts = [[0] * num_classes for _ in range(num_classes)]
+    for t, p in zip(y_true, y_pred):
+        counts[t][p] += 1
+    return counts
+"""),
+    ("build_numpy_cnn", "missing ReLU", """
+def build_numpy_cnn(seed=0):
+    return nn.Sequential(
+        nn.Conv2d(1, 8, kernel_size=3, padding=1, seed=seed, dtype=np.float32),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, kernel_size=3, padding=1, seed=seed + 1, dtype=np.float32),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 7 * 7, 10, seed=seed + 2, dtype=np.float32),
+    )
+"""),
+    ("build_torch_cnn", "in_features is wrong", """
+def build_torch_cnn():
+    return tnn.Sequential(
+        tnn.Conv2d(1, 16, kernel_size=5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Conv2d(16, 32, kernel_size=5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Flatten(), tnn.Linear(32 * 14 * 14, 10),
+    )
+"""),
+    ("build_torch_cnn", "fast_mnist_cnn", """
+def build_torch_cnn():
+    from cnnlab.models import fast_mnist_cnn
+    return fast_mnist_cnn()
+"""),
+    # ---- end of notebook 06 block ----
 ]
 
 #: Correct answers written in unusual ways: each keeps full marks, visible and hidden.
@@ -818,5 +860,35 @@ def max_pool2d_backward(dout, x, kernel_size, stride=None):
 def conv_params(c_in, c_out, kernel_size, groups=1, bias=True):
     kh, kw = np.broadcast_to(kernel_size, (2,))
     return np.int64(c_out * (c_in // groups) * kh * kw + bias * c_out)
+"""),
+
+    # ---- notebook 06 (trusted-grading helper) ----
+    ("build_torch_cnn", """
+class MnistNet(tnn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = tnn.Conv2d(1, 16, 5, padding="same")
+        self.conv2 = tnn.Conv2d(16, 32, 5, padding=2)
+        self.fc = tnn.Linear(32 * 7 * 7, 10)
+
+    def forward(self, x):
+        x = tnn.functional.max_pool2d(tnn.functional.relu(self.conv1(x)), 2)
+        x = tnn.functional.max_pool2d(self.conv2(x).relu(), kernel_size=2)
+        return self.fc(x.view(x.size(0), -1))
+
+def build_torch_cnn():
+    return MnistNet()
+"""),
+    ("build_numpy_cnn", """
+def build_numpy_cnn(seed=0):
+    layers = [nn.Conv2d(1, 8, (3, 3), padding=(1, 1), seed=3 * seed, dtype=np.float32), nn.ReLU(),
+              nn.MaxPool2d(2, stride=2)]
+    layers += [nn.Conv2d(8, 16, 3, padding=1, seed=3 * seed + 1, dtype=np.float32), nn.ReLU(), nn.MaxPool2d((2, 2))]
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(784, 10, seed=3 * seed + 2, dtype=np.float32))
+"""),
+    ("confusion_counts", """
+def confusion_counts(y_true, y_pred, num_classes=10):
+    flat = np.bincount(np.asarray(y_true) * num_classes + np.asarray(y_pred), minlength=num_classes ** 2)
+    return flat.reshape(num_classes, num_classes).astype(np.int32)
 """),
 ]

@@ -283,3 +283,168 @@ def test_confusion_counts_reference_passes():
 ])
 def test_confusion_counts_mistakes_are_named(fn, phrase):
     assert phrase in failure(grading.check_confusion_counts, fn)
+
+
+# ----------------------------------------------------------------------------- what failures reveal, partial credit
+
+
+def test_table_entries_left_to_work_out_are_never_printed():
+    # the bias switched off in the last layer: its parameter count is one of the table's '?'
+    message = failure(grading.check_numpy_cnn,
+                      lambda seed=0: nn.Sequential(*list(numpy_reference())[:7], nn.Linear(784, 10, bias=False)))
+    assert "7,840 parameters" in message and "Did you switch off the bias?" in message
+    assert "7,850" not in message and "Linear(?, 10)" in message and "(N, ?)" in message
+    # a convolution without padding: the expected shape is printed, the '?' entries are not (the table of
+    # the student's own layers, after "Yours:", shows what their layers have, as the notebook's layer_table does)
+    message = failure(grading.check_torch_cnn, lambda: torch_layers(
+        replace=[(3, tnn.Conv2d(16, 32, 5)), (7, tnn.Linear(32 * 5 * 5, 10))]))
+    expected_part, yours = message.split("Yours:")
+    assert "(N, 32, 14, 14)" in expected_part and "(N, 32, 10, 10)" in yours
+    for answer in ("1568", "1,568", "15,690", "12,832", "416"):
+        assert answer not in expected_part, answer
+
+
+def test_a_working_network_that_is_not_the_asked_one_earns_part_of_the_points():
+    with pytest.raises(grading.CheckFailure) as info:
+        grading.check_numpy_cnn(lambda seed=0: nn.Sequential(
+            *list(numpy_reference())[:2], nn.AvgPool2d(2), *list(numpy_reference())[3:]))
+    assert info.value.fraction == g.WORKS_BUT_DIFFERENT
+    with pytest.raises(AssertionError) as info:  # a network that does not work earns nothing
+        grading.check_numpy_cnn(lambda seed=0: nn.Sequential(*list(numpy_reference())[:7], nn.Linear(3136, 10)))
+    assert getattr(info.value, "fraction", 0) == 0
+
+    def ignores_seed(seed=0):
+        return numpy_reference(seed=0)
+    with pytest.raises(grading.CheckFailure) as info:
+        grading.check_numpy_cnn(ignores_seed, hidden=True)
+    assert info.value.fraction == g.HIDDEN_PROPERTY
+
+
+def test_a_library_network_is_named():
+    from cnnlab import models
+
+    message = failure(grading.check_torch_cnn, models.fast_mnist_cnn)
+    assert "cnnlab.models.fast_mnist_cnn()" in message and "yourself" in message
+
+
+def proxy(builder):
+    """What the trusted grader hands a check: each call's model is described and rebuilt."""
+    from cnnlab.grading import transfer
+
+    def call(*args, **kwargs):
+        probe = transfer.make_probe()
+        return transfer.rebuild(transfer.describe(builder(*args, **kwargs), probe), probe)
+    return call
+
+
+def test_checks_say_the_same_about_rebuilt_models():
+    grading.check_numpy_cnn(proxy(numpy_reference), hidden=True)
+    grading.check_torch_cnn(proxy(torch_reference), hidden=True)
+    grading.check_torch_cnn(proxy(FunctionalNet), hidden=True)
+    for check, builder in [
+        (grading.check_numpy_cnn, lambda seed=0: nn.Sequential(*[layer for i, layer in enumerate(numpy_reference())
+                                                                 if i != 6])),
+        (grading.check_numpy_cnn, lambda seed=0: nn.Sequential(*list(numpy_reference())[:7], nn.Linear(49, 10))),
+        (grading.check_torch_cnn, lambda: torch_layers(extra=(tnn.Softmax(dim=1),))),
+        (grading.check_torch_cnn, lambda: torch_layers(replace=[(7, tnn.Linear(6272, 10))])),
+        (grading.check_torch_cnn, lambda: torch_layers(drop=(1,))),
+    ]:
+        assert failure(check, proxy(builder)) == failure(check, builder)
+    shared = torch_reference()
+    assert "the same model" in failure(grading.check_torch_cnn, proxy(lambda: shared), hidden=True)
+
+
+# ----------------------------------------------------------------------------- trained models
+
+
+def test_hidden_test_digits_are_fresh_and_noisy(mnist):
+    from cnnlab.data import MEAN, STD
+
+    _, _, images, labels = mnist
+    x, y, what = g.mnist_test_digits(500, hidden=False)
+    np.testing.assert_array_equal(y, labels[:500])
+    np.testing.assert_allclose(x[:, 0] * STD + MEAN, images[:500] / 255, atol=1e-5)
+    x1, y1, what = g.mnist_test_digits(500, hidden=True)
+    x2, y2, _ = g.mnist_test_digits(500, hidden=True)
+    assert "at random" in what and not np.array_equal(y1, y2)
+    # every hidden image is a test image moved by at most one grey level, and not exactly one
+    pixels = x1[:, 0] * STD + MEAN
+    nearest = np.array([np.abs(images.reshape(len(images), -1) / 255 - p.ravel()).max(axis=1).argmin()
+                        for p in pixels[:20]])
+    np.testing.assert_array_equal(labels[nearest], y1[:20])
+    moved = np.abs(pixels[:20] - images[nearest] / 255)
+    assert moved.max() <= 1 / 255 + 1e-5 and np.all(moved.reshape(20, -1).max(axis=1) > 0)
+
+
+def torch_history(losses, test_acc=0.97):
+    h = History()
+    for loss in losses:
+        h.append(train_loss=loss, train_acc=0.9, test_loss=loss, test_acc=test_acc)
+    return h
+
+
+def test_trained_checks_blame_the_network_not_the_locked_learning_rate(mnist):
+    # a softmax after the last layer: the loss falls slowly, the network stays near chance
+    torch.manual_seed(0)
+    model = torch_layers(extra=(tnn.Softmax(dim=1),))
+    message = failure(grading.check_trained_torch_cnn, model, torch_history([2.30, 2.2]))
+    assert "learning rate may" not in message and "fixed in the locked training cell" in message
+    assert "applies log-softmax itself" in message and "fell only" in message
+    # a model rebuilt after training: the history is fine, the model guesses
+    message = failure(grading.check_trained_torch_cnn, torch_reference(), torch_history([0.5, 0.08]))
+    assert "not the model that was trained" in message
+    numpy_model = numpy_reference()
+    message = failure(grading.check_trained_numpy_cnn, numpy_model, history([0.6, 0.1]), hidden=True)
+    assert "not the model that was trained" in message and "drawn at random" in message
+    assert "must be the torch.nn.Module" in failure(grading.check_trained_torch_cnn, numpy_model, history([1, .1]))
+    assert "must be the cnnlab.nn.Sequential" in failure(grading.check_trained_numpy_cnn, None, history([1, .1]))
+
+
+@pytest.mark.slow
+def test_trained_check_measures_the_accuracy_and_gives_partial_credit(mnist, monkeypatch):
+    from cnnlab import train
+    from cnnlab.data import normalize_images
+
+    x_all, y_all, x_test_all, y_test_all = mnist
+    torch.manual_seed(0)
+    model = torch_reference()
+    fitted = train.fit(model, (normalize_images(x_all[:1000]), y_all[:1000].astype(np.int64)), epochs=2, lr=4e-3,
+                       batch_size=64, device="cpu", progress=False)
+    # the oracle: cnnlab.train.evaluate on the same 2,000 test digits as the visible check
+    _, accuracy = train.evaluate(model, normalize_images(x_test_all[:2000]), y_test_all[:2000].astype(np.int64))
+    monkeypatch.setattr(g, "TORCH_ACCURACY", (accuracy - 0.01, 0.5))
+    result = grading.check_trained_torch_cnn(model, fitted)
+    assert f"accuracy {accuracy:.4f}" in repr(result)
+    monkeypatch.setattr(g, "TORCH_ACCURACY", (accuracy + 0.05, 0.5))
+    with pytest.raises(grading.CheckFailure) as info:  # loss fell, accuracy a little short: 2 of 3 thirds
+        grading.check_trained_torch_cnn(model, fitted)
+    assert f"is {accuracy:.4f}, not above" in str(info.value) and info.value.fraction == pytest.approx(2 / 3)
+    with pytest.raises(grading.CheckFailure) as info:  # and the loss did not fall: 1 of 3
+        grading.check_trained_torch_cnn(model, torch_history([0.3, 0.4]))
+    assert info.value.fraction == pytest.approx(1 / 3)
+
+
+# ----------------------------------------------------------------------------- confusion matrix: return types
+
+
+@pytest.mark.parametrize("convert, got", [
+    (lambda counts: counts.astype(float), "dtype float64"),
+    (lambda counts: counts.tolist(), "got a list"),
+])
+def test_confusion_counts_of_the_wrong_type_earn_part_and_say_what_to_return(convert, got):
+    def answer(y_true, y_pred, num_classes=10):
+        return convert(confusion_reference(y_true, y_pred, num_classes))
+    with pytest.raises(grading.CheckFailure) as info:
+        grading.check_confusion_counts(answer, hidden=True)
+    message = str(info.value)
+    assert got in message and "numpy array of integers" in message and "values are right" in message
+    assert info.value.fraction == pytest.approx(g.RIGHT_VALUES_WRONG_TYPE)
+    assert "Likely mistake" not in message
+
+
+def test_confusion_counts_message_shows_one_expected_value():
+    def swapped(y_true, y_pred, num_classes=10):
+        return confusion_reference(y_true, y_pred, num_classes).T
+    message = failure(grading.check_confusion_counts, swapped)
+    assert message.count("expected") == 1 and "Expected:" not in message
+    assert "rows and columns swapped" in message
