@@ -37,6 +37,20 @@ CSS classes a browser test (or a curious student with the inspector) can use:
 ``cnnlab-legend``      the colour legend
 =====================  ====================================================
 
+Explorers for your own data and network (issue 14), same three layers:
+:func:`filter_explorer` (any image, a kernel typed in a grid, convolution or
+transposed convolution; :mod:`cnnlab.widgets.filter`), :func:`receptive_field_explorer`
+(click a unit of your network, its receptive field by formula and by gradient;
+:mod:`cnnlab.widgets.receptive`) and :func:`trained_net_explorer` (feature maps,
+filters, top digits and probabilities of your trained MNIST network;
+:mod:`cnnlab.widgets.trained`). Their pictures come from :mod:`cnnlab.widgets.picture`;
+their CSS classes: ``cnnlab-filter-explorer``, ``cnnlab-filter-input``/``-output``
+(``img`` with ``data-window-box``/``data-spread-box``), ``cnnlab-window-values``,
+``cnnlab-spread-values``; ``cnnlab-rf-explorer``, ``cnnlab-rf-unit-button``,
+``cnnlab-rf-input`` (``data-field``), ``cnnlab-rf-check``; ``cnnlab-trained-explorer``,
+``cnnlab-probabilities`` (``div.cnnlab-prob`` with ``data-class``/``data-prob``),
+``cnnlab-feature-maps``, ``cnnlab-top-digits``, ``cnnlab-draw-cell``.
+
 Every table cell carries ``data-row``/``data-col`` (coordinates in the table
 shown, i.e. the *padded* input for input tables) and input tables also carry
 ``data-in-row``/``data-in-col`` (coordinates in the original, unpadded input;
@@ -85,6 +99,13 @@ from cnnlab.widgets.conv import (
     random_ints,
     render_conv_html,
 )
+from cnnlab.widgets.filter import (
+    KERNEL_PRESETS,
+    FilterExplorer,
+    FilterExplorerState,
+    filter_explorer,
+    render_filter_html,
+)
 from cnnlab.widgets.pool import (
     GRAD_SOURCES,
     POOL_FILL,
@@ -93,6 +114,21 @@ from cnnlab.widgets.pool import (
     PoolExplorerState,
     pool_explorer,
     render_pool_html,
+)
+from cnnlab.widgets.receptive import (
+    ReceptiveFieldExplorer,
+    ReceptiveFieldState,
+    layer_specs,
+    receptive_field,
+    receptive_field_explorer,
+    render_receptive_html,
+)
+from cnnlab.widgets.trained import (
+    TrainedNetExplorer,
+    TrainedNetState,
+    drawing_to_input,
+    render_trained_html,
+    trained_net_explorer,
 )
 
 OutputSteps = GridState   # the old name of the shared state base
