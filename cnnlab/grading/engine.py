@@ -35,7 +35,7 @@ _copy = np.array
 _array_equal = np.array_equal
 _ndarray = np.ndarray
 _float64 = np.float64
-_GRADING_DIR = os.path.dirname(os.path.abspath(__file__))
+_CNNLAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 __all__ = ["Case", "CheckFailure", "CheckResult", "SourceFunction", "Suspect", "call_student",
            "run_check", "run_cases", "same_array", "same_int", "copy_args"]
@@ -46,7 +46,9 @@ __all__ = ["Case", "CheckFailure", "CheckResult", "SourceFunction", "Suspect", "
 # --------------------------------------------------------------------------
 
 def _is_grader_frame(filename):
-    return os.path.abspath(filename).startswith(_GRADING_DIR + os.sep)
+    """Frames a student does not need: the grader's, the library's, IPython's own."""
+    path = os.path.abspath(filename)
+    return path.startswith(_CNNLAB_DIR + os.sep) or f"{os.sep}site-packages{os.sep}" in path
 
 
 class CheckFailure(AssertionError):
@@ -346,6 +348,7 @@ def run_check(name, fn, cases, reference, compare, mistakes=None, hidden=False, 
     __tracebackhide__ = True
     groups = list(dict.fromkeys(case.group for case in cases))
     failures = {}
+    causes = {}                    # group -> the exception the student's code raised, if any
     for case in cases:
         if case.group in failures:
             continue
@@ -358,6 +361,7 @@ def run_check(name, fn, cases, reference, compare, mistakes=None, hidden=False, 
         except AssertionError as error:
             blamed = helpers(case.args) if helpers is not None else []
             failures[case.group] = "\n".join([str(error)] + blamed)
+            causes[case.group] = error.__cause__
             continue
         mismatch = compare(received, expected, f"{name}(...)")
         if mismatch is None:
@@ -368,7 +372,9 @@ def run_check(name, fn, cases, reference, compare, mistakes=None, hidden=False, 
         failures[case.group] = "\n".join([message] + blamed)
     if not failures:
         return CheckResult(name, len(cases), hidden, still_checked)
-    raise CheckFailure(_summary(name, groups, failures), 1 - len(failures) / len(groups))
+    first = next(g for g in groups if g in failures)
+    # "from" the student's own exception: the notebook then shows the line of their code that raised
+    raise CheckFailure(_summary(name, groups, failures), 1 - len(failures) / len(groups)) from causes.get(first)
 
 
 def _summary(name, groups, failures):
