@@ -25,12 +25,21 @@ without it.
 
 import contextlib
 import math
+import os
 import time
+import warnings
 
 import numpy as np
 
 from cnnlab._validation import check_int
 from cnnlab.data import batches
+
+
+# Deterministic matrix products on CUDA need cuBLAS's workspace configured before cuBLAS starts
+# (PyTorch's reproducibility notes). torch is not imported yet here, so set it now, unless the
+# user chose a value; deterministic() checks it again.
+CUBLAS_WORKSPACE_CONFIG = ":4096:8"
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE_CONFIG)
 
 
 class History(dict):
@@ -235,12 +244,20 @@ def set_threads(n):
 
 
 def pick_device(device="auto"):
-    """``"auto"`` -> ``cuda`` when a GPU is present, else ``cpu``; other values pass through."""
+    """``"auto"`` -> ``cuda`` (an NVIDIA GPU), else ``mps`` (Apple's GPU), else ``cpu``.
+
+    Other values (``"cpu"``, ``"cuda:1"``, a ``torch.device``) pass through.
+    """
     import torch
 
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    if device != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
 
 
 def _as_tensors(data, device, name):
@@ -258,18 +275,46 @@ def _as_tensors(data, device, name):
     return x.to(device=device, dtype=torch.float32), y.to(device=device, dtype=torch.long)
 
 
+def _rng_states(torch):
+    """Torch's global generators in use: the CPU one, and CUDA's when CUDA has started."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    return torch.get_rng_state(), cuda
+
+
+def _restore_rng_states(torch, states):
+    cpu, cuda = states
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state_all(cuda)
+
+
 @contextlib.contextmanager
 def deterministic(seed=0):
-    """Seed torch's RNG and ask for deterministic kernels inside the block (restored after)."""
+    """Seed torch and ask for deterministic kernels inside the block; everything is restored after.
+
+    Inside: torch's global generators seeded with ``seed``, deterministic algorithms on (an
+    operation without a deterministic version warns), cuDNN's deterministic kernels without
+    autotuning. After: the previous settings and the previous state of the CPU generator (and of
+    CUDA's, when CUDA was already in use), so the caller's random numbers continue as before.
+    """
     import torch
 
-    before = torch.are_deterministic_algorithms_enabled()
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE_CONFIG)
+    if torch.cuda.is_available() and os.environ["CUBLAS_WORKSPACE_CONFIG"] not in (":4096:8", ":16:8"):
+        warnings.warn(f"CUBLAS_WORKSPACE_CONFIG={os.environ['CUBLAS_WORKSPACE_CONFIG']!r}: CUDA matrix "
+                      "products are reproducible only with ':4096:8' or ':16:8'", stacklevel=3)
+    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
+              torch.backends.cudnn.benchmark)
+    states = _rng_states(torch)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(before)
+        torch.use_deterministic_algorithms(before[0])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before[1], before[2]
+        _restore_rng_states(torch, states)
 
 
 def evaluate(model, x, y, batch_size=1000, device=None):
@@ -352,9 +397,11 @@ def fit(model, train_data, test_data=None, epochs=1, lr=1e-3, batch_size=128, op
     ``optimizer``: ``"adam"``, ``"adamw"`` or ``"sgd"`` (momentum 0.9, Nesterov).
     ``schedule``: ``"onecycle"`` (warm up to ``lr`` then anneal), ``"cosine"`` or
     ``None`` (constant ``lr``); stepped after every batch.
-    ``device="auto"`` uses CUDA when available. ``seed`` fixes the shuffling and
-    any randomness inside the model (dropout); on the CPU two runs with the same
-    seed and the same initial weights give identical histories.
+    ``device="auto"``: CUDA, else Apple's MPS, else the CPU (:func:`pick_device`).
+    ``seed`` fixes the shuffling and any randomness inside the model (dropout);
+    two runs with the same seed and the same initial weights give identical
+    histories on the CPU, and on CUDA too (:func:`deterministic`). Torch's global
+    random state is the same after the call as before it.
     """
     import torch
     import torch.nn.functional as F
@@ -400,6 +447,8 @@ def fit(model, train_data, test_data=None, epochs=1, lr=1e-3, batch_size=128, op
                                     acc=f"{correct.item() / seen:.4f}", refresh=False)
             if device.type == "cuda":
                 torch.cuda.synchronize()
+            elif device.type == "mps":
+                torch.mps.synchronize()
             elapsed = time.perf_counter() - start
             record = dict(train_loss=loss_sum.item() / len(x), train_acc=correct.item() / len(x),
                           epoch_time=elapsed, lr=opt.param_groups[0]["lr"])
