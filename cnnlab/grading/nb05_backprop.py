@@ -293,9 +293,9 @@ def check_conv2d_backward(fn, hidden=False):
 # --------------------------------------------------------------------------
 
 #: sum(G * conv2d(x, W, B, stride, padding)) in plain NumPy, one source per variable
-_CONV_SUM = ("np.sum(G * (np.einsum('nchwij,ocij->nohw', np.lib.stride_tricks.sliding_window_view("
+_CONV_SUM = ("np.sum(G * (np.moveaxis(np.tensordot(np.lib.stride_tricks.sliding_window_view("
              "np.pad({x}, ((0, 0), (0, 0), (PH, PH), (PW, PW))), {w}.shape[2:], axis=(2, 3))"
-             "[:, :, ::SH, ::SW], {w}) + {b}[None, :, None, None]))")
+             "[:, :, ::SH, ::SW], {w}, axes=([1, 4, 5], [1, 2, 3])), -1, 1) + {b}[None, :, None, None]))")
 
 
 def _loss_functions(G, x, w, b, stride, padding):
