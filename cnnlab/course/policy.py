@@ -157,22 +157,28 @@ def _stub_source(source, names, assignment):
     return ast.unparse(ast.fix_missing_locations(tree)) if changed else None
 
 
-def grading_copy_of_package(package_dir, assignment, dest):
+def grading_copy_of_package(package_dir, assignment, dest, grading=True):
     """Write the sandbox's copy of the cnnlab package to ``dest`` and return ``dest``.
 
-    The copy has no bytecode caches, a ``grading`` package that only prints, and the assignment's
-    ``stubs`` replaced by functions that raise.
+    The copy has no bytecode caches and none of the grader's own code. With ``grading`` (at
+    ``nbgrader autograde``) its ``cnnlab.grading`` only prints (the checks run in the grader) and the
+    assignment's ``stubs`` raise; without it (``nbgrader validate``, a student's own check of the
+    notebook) the student-side checks are kept so that validation reports failures.
     """
     policy = policy_for(assignment)
     shutil.copytree(package_dir, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "course"))
     os.makedirs(os.path.join(dest, "course"))
     for name in ("__init__.py", "kernel.py", "sandbox.py"):   # the kernel launcher and its constants
         shutil.copy(os.path.join(package_dir, "course", name), os.path.join(dest, "course", name))
+    if not grading:
+        return dest
     grading = os.path.join(dest, "grading")
     shutil.rmtree(grading, ignore_errors=True)
     os.makedirs(grading)
     with open(os.path.join(grading, "__init__.py"), "w") as f:
         f.write(GRADING_SHELL)
+    # The model description that notebook 06's probes send back is written in the kernel.
+    shutil.copy(os.path.join(package_dir, "grading", "transfer.py"), os.path.join(grading, "transfer.py"))
     if policy.stubs:
         for folder, _, files in os.walk(dest):
             for name in files:

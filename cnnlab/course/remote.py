@@ -134,8 +134,10 @@ def decode(data, depth=0):
     raise ValueError(f"unknown kind {kind!r}")
 
 
-#: Runs in the student's kernel, in a namespace of its own, with REQUEST (JSON text) and USER_NS
-#: (the notebook's globals) defined. It only reads the notebook's names and displays one answer.
+#: Runs in the student's kernel as a module of its own (``sys.modules["cnnlab_probe"]``, defined by the
+#: first probe and reused by the next ones): ``run(REQUEST, USER_NS)`` reads the notebook's names
+#: (USER_NS, the notebook's globals) and displays one answer. The student could replace it, and would
+#: only change what their own functions appear to return: nothing the grader trusts lives here.
 PROBE_SOURCE = r'''
 import base64, io, json, sys
 import numpy as np
@@ -198,40 +200,59 @@ def decode(data):
         return eval(data["src"], env)
     raise ValueError(kind)
 
-request = json.loads(REQUEST)
-PROBE_X = _from_text(request["probe_x"]) if request.get("probe_x") else None
-name = request["name"]
-if name not in USER_NS:
-    answer = {"status": "undefined"}
-elif request["kind"] == "resolve":
-    target = USER_NS[name]
-    if _is_model(target) or not callable(target):
+PROBE_X = None
+
+def run(REQUEST, USER_NS):
+    answer = _answer(json.loads(REQUEST), USER_NS)
+    from IPython.display import display
+    display({"application/vnd.cnnlab.probe+json": answer}, raw=True)
+
+def _answer(request, USER_NS):
+    global PROBE_X
+    PROBE_X = _from_text(request["probe_x"]) if request.get("probe_x") else None
+    name = request["name"]
+    if name not in USER_NS:
+        answer = {"status": "undefined"}
+    elif request["kind"] == "resolve":
+        target = USER_NS[name]
+        if _is_model(target) or not callable(target):
+            try:
+                answer = {"status": "value", "value": encode(target)}
+            except BaseException as exc:
+                answer = {"status": "raised", "ename": type(exc).__name__, "evalue": str(exc)[:2000]}
+        else:
+            answer = {"status": "callable"}
+    else:
+        target = USER_NS[name]
+        args = [decode(a) for a in request["args"]]
+        kwargs = {k: decode(v) for k, v in request["kwargs"].items()}
         try:
-            answer = {"status": "value", "value": encode(target)}
+            result = target(*args, **kwargs)
+            answer = {"status": "returned", "value": encode(result)}
         except BaseException as exc:
             answer = {"status": "raised", "ename": type(exc).__name__, "evalue": str(exc)[:2000]}
-    else:
-        answer = {"status": "callable"}
-else:
-    target = USER_NS[name]
-    args = [decode(a) for a in request["args"]]
-    kwargs = {k: decode(v) for k, v in request["kwargs"].items()}
-    try:
-        result = target(*args, **kwargs)
-        answer = {"status": "returned", "value": encode(result)}
-    except BaseException as exc:
-        answer = {"status": "raised", "ename": type(exc).__name__, "evalue": str(exc)[:2000]}
-    answer["args_after"] = {str(i): encode(a) for i, a in enumerate(args) if type(a) is np.ndarray}
-    answer["kwargs_after"] = {k: encode(a) for k, a in kwargs.items() if type(a) is np.ndarray}
-from IPython.display import display
-display({"application/vnd.cnnlab.probe+json": answer}, raw=True)
+        answer["args_after"] = {str(i): encode(a) for i, a in enumerate(args) if type(a) is np.ndarray}
+        answer["kwargs_after"] = {k: encode(a) for k, a in kwargs.items() if type(a) is np.ndarray}
+    return answer
 '''
 
 
-def probe_code(request):
-    """The text of a cell that runs :data:`PROBE_SOURCE` on ``request`` in the student's kernel."""
-    return (f"exec({PROBE_SOURCE!r}, {{'REQUEST': {json.dumps(request)!r}, 'USER_NS': globals(), "
-            f"'__builtins__': __builtins__}})")
+_DEFINE_PROBE = (
+    "import sys as _s, types as _t\n"
+    "if 'cnnlab_probe' not in _s.modules:\n"
+    "    _m = _t.ModuleType('cnnlab_probe')\n"
+    "    exec({source!r}, _m.__dict__)\n"
+    "    _s.modules['cnnlab_probe'] = _m\n"
+    "del _s, _t\n")
+
+
+def probe_code(request, define=True):
+    """The text of a cell that answers ``request`` in the student's kernel (see PROBE_SOURCE).
+
+    ``define=False`` leaves out the probe's definition (sent by an earlier probe): a shorter cell.
+    """
+    call = f"__import__('sys').modules['cnnlab_probe'].run({json.dumps(request)!r}, globals())"
+    return (_DEFINE_PROBE.format(source=PROBE_SOURCE) if define else "") + call
 
 
 def read_answer(outputs):

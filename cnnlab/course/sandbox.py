@@ -254,7 +254,8 @@ def _make_kernel_manager_class():
             assignment = self.assignment or os.path.basename(self._notebook_dir)
             package_dir = os.path.dirname(os.path.realpath(cnnlab.__file__))
             package_copy = policy.grading_copy_of_package(package_dir, assignment,
-                                                          os.path.join(self._scratch, "pkg"))
+                                                          os.path.join(self._scratch, "pkg"),
+                                                          grading=self._grading())
             data_dir = os.environ.get("CNNLAB_DATA")
             kernel_cmd = [sys.executable, "-m", "cnnlab.course.kernel", "-f", self.connection_file,
                           *(extra_arguments or [])]

@@ -26,7 +26,7 @@ import re
 import nbformat
 import numpy as np
 from nbformat.notebooknode import NotebookNode
-from traitlets import Integer
+from traitlets import Bool, Integer
 
 from nbgrader import utils
 from nbgrader.api import Gradebook
@@ -102,6 +102,9 @@ class TrustedExecute(Execute):
 
     probe_timeout = Integer(60, help="Seconds one call of a student's function may take at grading."
                             ).tag(config=True)
+    audit_cells = Bool(True, help="Audit the cells a student wrote and skip those that use forbidden "
+                                  "tools (switch off only to test the other defences alone)."
+                       ).tag(config=True)
 
     # ------------------------------------------------------------------ set-up
     def preprocess(self, nb, resources, km=None):
@@ -114,6 +117,7 @@ class TrustedExecute(Execute):
         self._instructor_sources = instructor
         self._forbidden_names = audit.library_names(instructor, self._policy)
         self._dead = None
+        self._probe_defined = False
         self._probe_x = None
         if "torch" in self._policy.extra_imports:
             self._probe_x = np.random.default_rng().normal(size=PROBE_X_SHAPE).astype(np.float32)
@@ -160,7 +164,7 @@ class TrustedExecute(Execute):
             cell.outputs = [_error("NotRun", f"not run at grading: {self._dead}")]
             return cell, resources
         source = _cell_source(cell)
-        if source not in self._instructor_sources:
+        if self.audit_cells and source not in self._instructor_sources:
             findings = audit.audit_source(source, self._policy, self._forbidden_names)
             if findings:
                 listed = "; ".join(str(f) for f in findings[:5])
@@ -182,7 +186,20 @@ class TrustedExecute(Execute):
 
     # ------------------------------------------------------------------ probes
     def _run_probe(self, code):
-        """Execute ``code`` in the kernel as a throw-away cell; return its outputs."""
+        """Execute ``code`` in the kernel as a throw-away cell; return its outputs.
+
+        The first probe defines the kernel-side helper; later ones only call it (shorter cells), and
+        one that finds the helper gone (the notebook deleted it) is sent again with its definition.
+        """
+        define = not self._probe_defined
+        outputs = self._execute_probe(code if define else code.split("\n")[-1])
+        self._probe_defined = True
+        if not define and any(o.get("output_type") == "error" and "cnnlab_probe" in str(o.get("evalue"))
+                              for o in outputs):
+            outputs = self._execute_probe(code)
+        return outputs
+
+    def _execute_probe(self, code):
         from nbclient.exceptions import DeadKernelError
         if self._dead:
             raise remote.RemoteError("DeadKernelError", self._dead)
