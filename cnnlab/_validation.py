@@ -59,6 +59,44 @@ def as_pair(value, name, minimum=None):
     return (v, v)
 
 
+def check_choice(value, name, choices):
+    """Return ``value`` if it is one of ``choices``, else a ValueError listing them."""
+    if value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {listed}, got {value!r}")
+    return value
+
+
+def check_float(value, name, minimum=None, below=None, why=""):
+    """Return ``value`` as a finite float with ``minimum <= value < below`` (each bound optional).
+
+    ``why`` is added to the ValueError after a semicolon: the reason for the bound.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    reason = f"; {why}" if why else ""
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}{reason}")
+    too_small = minimum is not None and value < minimum
+    too_large = below is not None and value >= below
+    if (too_small or too_large) and minimum is not None and below is not None:
+        raise ValueError(f"{name} must be in [{minimum}, {below}), got {value}{reason}")
+    if too_small:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}{reason}")
+    if too_large:
+        raise ValueError(f"{name} must be < {below}, got {value}{reason}")
+    return value
+
+
+def check_float_dtype(dtype, name="dtype"):
+    """Return ``numpy.dtype(dtype)`` if it is float32 or float64, else a TypeError."""
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"{name} must be np.float32 or np.float64, got {dtype}")
+    return dtype
+
+
 def check_mode(mode):
     """Return ``mode`` if it is one of 'valid', 'same', 'full'."""
     if mode not in ("valid", "same", "full"):

@@ -27,7 +27,7 @@ from collections import namedtuple
 import numpy as np
 
 from cnnlab import functional as F
-from cnnlab._validation import as_array, as_labels, as_pair, check_int
+from cnnlab._validation import as_array, as_labels, as_pair, check_choice, check_float, check_float_dtype, check_int
 from cnnlab.functional.conv import conv2d_backward_columns, conv2d_columns, conv2d_from_columns
 from cnnlab.functional.pool import max_pool2d_with_winners, route_to_winners
 
@@ -93,16 +93,7 @@ INITS = {"he": he_normal, "xavier": xavier_uniform}
 
 
 def _init_weight(shape, init, seed, dtype):
-    if init not in INITS:
-        raise ValueError(f"init must be one of {sorted(INITS)}, got {init!r}")
-    return INITS[init](shape, seed=seed, dtype=dtype)
-
-
-def _check_dtype(dtype):
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype}")
-    return dtype
+    return INITS[check_choice(init, "init", sorted(INITS))](shape, seed=seed, dtype=dtype)
 
 
 # --------------------------------------------------------------------------
@@ -145,6 +136,10 @@ class Layer:
     def output_shape(self, input_shape):
         """Shape of ``forward``'s output for an input of ``input_shape``."""
         return tuple(input_shape)
+
+    def spec(self):
+        """This layer as a layer-spec entry (see :mod:`cnnlab.summary` and :mod:`cnnlab.models`)."""
+        return {"type": type(self).__name__.lower()}
 
     def _remember(self, cache, out):
         self._cache = cache
@@ -200,7 +195,7 @@ class Conv2d(Layer):
         self.stride = as_pair(stride, "stride", minimum=1)
         self.padding = as_pair(padding, "padding", minimum=0)
         self.dilation = as_pair(dilation, "dilation", minimum=1)
-        self.dtype = _check_dtype(dtype)
+        self.dtype = check_float_dtype(dtype)
         shape = (self.out_channels, self.in_channels) + self.kernel_size
         self.params["weight"] = _init_weight(shape, init, seed, self.dtype)
         if bias:
@@ -217,6 +212,12 @@ class Conv2d(Layer):
         if "bias" not in self.params:
             text += ", bias=False"
         return text + ")"
+
+    def spec(self):
+        """``{"type": "conv", ...}`` with this layer's sizes, for :func:`cnnlab.summary.layer_table`."""
+        return {"type": "conv", "in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
+                "dilation": self.dilation, "bias": "bias" in self.params}
 
     def _check_channels(self, channels, shape):
         if channels != self.in_channels:
@@ -278,6 +279,11 @@ class _Pool2d(Layer):
     def __repr__(self):
         return (f"{type(self).__name__}(kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding})")
+
+    def spec(self):
+        """``{"type": "maxpool" or "avgpool", ...}`` for :func:`cnnlab.summary.layer_table`."""
+        return {"type": type(self).__name__[:3].lower() + "pool", "kernel_size": self.kernel_size,
+                "stride": self.stride, "padding": self.padding}
 
     def _pairs(self):
         """``(kernel, stride, padding)`` as checked ``(h, w)`` pairs."""
@@ -409,7 +415,7 @@ class Linear(Layer):
         super().__init__()
         self.in_features = check_int(in_features, "in_features", minimum=1)
         self.out_features = check_int(out_features, "out_features", minimum=1)
-        self.dtype = _check_dtype(dtype)
+        self.dtype = check_float_dtype(dtype)
         shape = (self.out_features, self.in_features)
         self.params["weight"] = _init_weight(shape, init, seed, self.dtype)
         if bias:
@@ -419,6 +425,11 @@ class Linear(Layer):
     def __repr__(self):
         return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={'bias' in self.params})")
+
+    def spec(self):
+        """``{"type": "linear", ...}`` for :func:`cnnlab.summary.layer_table`."""
+        return {"type": "linear", "in_features": self.in_features, "out_features": self.out_features,
+                "bias": "bias" in self.params}
 
     def _check_input_shape(self, shape):
         if len(shape) != 2:
@@ -476,17 +487,16 @@ class Dropout(Layer):
 
     def __init__(self, p=0.5, seed=None):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)):
-            raise TypeError(f"p must be a number in [0, 1), got {p!r} ({type(p).__name__})")
-        if not 0 <= p < 1:
-            raise ValueError(
-                f"p (the drop probability) must be in [0, 1), got {p}; p=1 would drop "
-                "everything and the 1/(1-p) scaling would divide by zero")
-        self.p = float(p)
+        self.p = check_float(p, "p (the drop probability)", minimum=0, below=1,
+                             why="p=1 would drop everything and the 1/(1-p) scaling would divide by zero")
         self.rng = np.random.default_rng(seed)
 
     def __repr__(self):
         return f"Dropout(p={self.p})"
+
+    def spec(self):
+        """``{"type": "dropout", "p": p}`` for :func:`cnnlab.summary.layer_table`."""
+        return {"type": "dropout", "p": self.p}
 
     def forward(self, x):
         """x any shape -> same shape."""

@@ -11,19 +11,7 @@ Typical loop::
         opt.step()
 """
 
-import math
-import numbers
-
-from cnnlab._validation import check_positive_float
-
-
-def _check_number(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
+from cnnlab._validation import check_float, check_positive_float
 
 
 class SGD:
@@ -52,16 +40,11 @@ class SGD:
     def __init__(self, model_or_params, lr, momentum=0.0, weight_decay=0.0,
                  nesterov=False, exclude_bias=False):
         self.lr = check_positive_float(lr, "lr")
-        self.momentum = _check_number(momentum, "momentum")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(
-                f"momentum must be in [0, 1), got {momentum}; with momentum >= 1 the "
-                "velocity never forgets old gradients and grows without bound")
-        self.weight_decay = _check_number(weight_decay, "weight_decay")
-        if self.weight_decay < 0:
-            raise ValueError(
-                f"weight_decay must be >= 0, got {weight_decay}; a negative decay "
-                "pushes weights away from zero")
+        self.momentum = check_float(momentum, "momentum", minimum=0, below=1,
+                                    why="with momentum >= 1 the velocity never forgets old gradients "
+                                        "and grows without bound")
+        self.weight_decay = check_float(weight_decay, "weight_decay", minimum=0,
+                                        why="a negative decay pushes weights away from zero")
         if nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0 (Nesterov looks ahead "
                              "along the velocity, which is zero without momentum)")

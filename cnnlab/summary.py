@@ -1,16 +1,19 @@
 """Layer tables: output shape, parameters and multiply-accumulates, layer by layer.
 
-``layer_table(model, input_shape)`` accepts either
+``layer_table(model, input_shape)`` accepts
 
-* a **torch module**: it runs one forward pass on zeros (under ``torch.no_grad``,
-  in eval mode) with forward hooks on every leaf module and reads each
-  layer's output shape from the tensors that actually flow; or
 * a **layer spec**: a list of dicts such as
   ``{"type": "conv", "name": "conv1", "out_channels": 96, "kernel_size": 11, "stride": 4}``,
-  from which every shape is computed by arithmetic alone (no torch needed).
+  from which every shape is computed by arithmetic alone (no torch needed);
+* a **cnnlab.nn model** (a :class:`cnnlab.nn.Sequential` or one layer): each layer
+  describes itself as a spec entry (``layer.spec()``, named by its index), so it goes
+  through the same arithmetic; or
+* a **torch module**: it runs one forward pass on zeros (under ``torch.no_grad``,
+  in eval mode) with forward hooks on every leaf module and reads each
+  layer's output shape from the tensors that actually flow.
 
-Both give the same rows for the same network (see ``cnnlab.models``, which
-has each network in both forms). Every count is per sample:
+All give the same rows for the same network (``cnnlab.models`` builds its torch and
+NumPy networks from specs). Every count is per sample:
 
 * ``weights``, ``biases``, ``params = weights + biases`` (trainable parameters;
   a batch norm's running mean and variance are buffers, not parameters);
@@ -44,7 +47,7 @@ import math
 import numbers
 
 from cnnlab._validation import as_pair, check_int
-from cnnlab.functional import conv_output_size
+from cnnlab.functional import check_pool_padding, conv_output_size, pool_output_size
 
 FLOAT32_BYTES = 4
 
@@ -213,13 +216,13 @@ def _check_input_shape(input_shape):
 def layer_table(model, input_shape):
     """Tabulate a network layer by layer.
 
-    model: a ``torch.nn.Module`` or a layer spec (a list of dicts or dataclass
-        instances, see the module docstring).
+    model: a layer spec (a list of dicts or dataclass instances, see the module
+        docstring), a ``cnnlab.nn`` model or a ``torch.nn.Module``.
     input_shape: ``(C, H, W)`` or ``(N, C, H, W)``; the batch size N only sets
         the batch used for the torch forward pass, every count is per sample.
 
-    Returns a ``LayerTable`` with one row per leaf module call (torch) or per
-    spec entry. For a torch module the forward pass runs on zeros on the
+    Returns a ``LayerTable`` with one row per spec entry, per ``cnnlab.nn`` layer
+    or per leaf module call (torch). For a torch module the forward pass runs on zeros on the
     model's device, in eval mode (training flags are restored afterwards).
     Operations done in a module's ``forward`` by functions (``torch.flatten``,
     ``F.relu``) rather than by child modules get no row.
@@ -227,32 +230,30 @@ def layer_table(model, input_shape):
     Raises ``ValueError`` naming the layer whose shapes do not fit, e.g.
     ``layer 'fc6' expects 9216 inputs but receives 6400 (256x5x5)``.
     """
+    from cnnlab import nn as numpy_nn
+
     shape, batch = _check_input_shape(input_shape)
     if isinstance(model, (list, tuple)):
         return LayerTable(_spec_rows(model, shape), shape)
+    if isinstance(model, (numpy_nn.Sequential, numpy_nn.Layer)):
+        return LayerTable(_spec_rows(numpy_spec(model), shape), shape)
     import torch
 
     if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module or a list of layer specs, "
-                        f"got {type(model).__name__}")
+        raise TypeError(f"model must be a torch.nn.Module or a list of layer specs (or a cnnlab.nn "
+                        f"model), got {type(model).__name__}")
     return LayerTable(_torch_rows(model, shape, batch), shape)
+
+
+def numpy_spec(model):
+    """The layer spec of a ``cnnlab.nn`` model: ``layer.spec()`` per layer, named by its index."""
+    layers = model.layers if hasattr(model, "layers") else [model]
+    return [dict(layer.spec(), name=str(i)) for i, layer in enumerate(layers)]
 
 
 # ---------------------------------------------------------------------------
 # Layer specs: pure shape arithmetic
 # ---------------------------------------------------------------------------
-
-
-def _pool_output_size(size, kernel_size, stride, padding, dilation, ceil_mode):
-    """As torch pooling: floor (= conv_output_size), or ceil with the last window starting
-    inside the input. May return 0 or less, where torch says "Output size is too small"."""
-    span = size + 2 * padding - dilation * (kernel_size - 1) - 1
-    if not ceil_mode:
-        return span // stride + 1
-    out = -(-span // stride) + 1  # ceil division
-    if (out - 1) * stride >= size + padding:  # last window would start in the right padding
-        out -= 1
-    return out
 
 
 # allowed keys per canonical type, and the names students may use for each type
@@ -384,14 +385,16 @@ def _spec_pool(layer, shape):
     stride = _pair(layer, "stride", kernel, 1)  # stride defaults to the kernel size
     padding = _pair(layer, "padding", 0, 0)
     dilation = _pair(layer, "dilation", 1, 1)
-    if any(p > k // 2 for k, p in zip(kernel, padding)):
-        raise ValueError(f"layer '{layer['name']}' has padding {_shape_text(padding)}, more than "
-                         f"half its {_shape_text(kernel)} kernel (torch refuses this)")
     ceil_mode = bool(layer.get("ceil_mode", False))
-    out_hw = tuple(_pool_output_size(s, k, st, p, d, ceil_mode)
-                   for s, k, st, p, d in zip(shape[1:], kernel, stride, padding, dilation))
-    if min(out_hw) < 1:  # with ceil_mode a window may hang over the edge, so test the size itself
-        raise _window_too_large(layer, shape, kernel, padding, dilation)
+    try:
+        check_pool_padding(kernel, padding)
+    except ValueError as error:
+        raise ValueError(f"layer '{layer['name']}': {error}") from None
+    try:
+        out_hw = tuple(pool_output_size(s, k, st, p, d, ceil_mode)
+                       for s, k, st, p, d in zip(shape[1:], kernel, stride, padding, dilation))
+    except ValueError:
+        raise _window_too_large(layer, shape, kernel, padding, dilation) from None
     return (shape[0],) + out_hw, 0, 0, 0
 
 

@@ -1,23 +1,21 @@
 """Training loops: one for the NumPy network of :mod:`cnnlab.nn`, one for PyTorch.
 
-Both loops show a tqdm progress bar per epoch (loss and accuracy so far) and
-return a :class:`History`, a dict of per-epoch lists::
+The two take the same arguments and return the same record::
+
+    history = fit_numpy(model, (x_train, y_train), (x_val, y_val), epochs=3, lr=0.05)   # cnnlab.nn
+    history = fit(model, (x_train, y_train), (x_val, y_val), epochs=3, lr=3e-3)         # torch
+
+Both show a tqdm progress bar per epoch (loss and accuracy so far), follow the same
+learning-rate schedule (:func:`lr_at`, stepped after every batch) and return a
+:class:`History`, a dict of per-epoch lists::
 
     train_loss, train_acc    mean over the epoch's training batches
-    test_loss,  test_acc     on the held-out data after the epoch (when given)
+    val_loss,   val_acc      on the held-out data after the epoch (when given)
     epoch_time               seconds of training in the epoch (evaluation excluded)
     lr                       learning rate at the end of the epoch
 
-NumPy::
-
-    model = numpy_mnist_cnn(seed=0)
-    history = train_numpy(model, nn.SoftmaxCrossEntropy(), optim.SGD(model, 0.05, momentum=0.9),
-                          x_train, y_train, epochs=2, batch_size=64, x_val=x_test, y_val=y_test)
-
-PyTorch::
-
-    model = cnnlab.models.mnist_cnn()
-    history = fit(model, (x_train, y_train), (x_test, y_test), epochs=3, lr=3e-3)
+(``test_loss``/``test_acc`` are older names of the same two lists.)
+:func:`train_numpy` is the older NumPy loop with its own optimiser and loss objects.
 
 torch is imported only inside the PyTorch functions, so the NumPy half works
 without it.
@@ -31,8 +29,9 @@ import warnings
 
 import numpy as np
 
-from cnnlab._validation import check_int
+from cnnlab._validation import check_choice, check_int, check_positive_float
 from cnnlab.data import batches
+from cnnlab.models import numpy_mnist_cnn  # noqa: F401  (it lived here before cnnlab.models)
 
 
 # Deterministic matrix products on CUDA need cuBLAS's workspace configured before cuBLAS starts
@@ -45,20 +44,29 @@ os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE_CONFIG)
 class History(dict):
     """Per-epoch training record: a dict of lists, one entry per epoch.
 
-    Keys: ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc``,
-    ``epoch_time``, ``lr``. The test lists hold ``nan`` for epochs without
-    test data.
+    Keys: ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``epoch_time``,
+    ``lr``. The validation lists hold ``nan`` for epochs without validation data.
+    ``test_loss`` and ``test_acc`` are the older names of ``val_loss`` and
+    ``val_acc``: the same list objects under a second key.
     """
 
-    KEYS = ("train_loss", "train_acc", "test_loss", "test_acc", "epoch_time", "lr")
+    RECORDED = ("train_loss", "train_acc", "val_loss", "val_acc", "epoch_time", "lr")
+    OLD_NAMES = {"test_loss": "val_loss", "test_acc": "val_acc"}
+    KEYS = RECORDED + tuple(OLD_NAMES)
 
     def __init__(self, *args, **kwargs):
-        super().__init__({key: [] for key in self.KEYS})
-        self.update(*args, **kwargs)
+        super().__init__({key: [] for key in self.RECORDED})
+        for old, new in self.OLD_NAMES.items():
+            self[old] = self[new]
+        for key, values in dict(*args, **kwargs).items():
+            self[self.OLD_NAMES.get(key, key)][:] = values
 
     def append(self, **values):
-        """Add one epoch: ``append(train_loss=..., train_acc=..., ...)``; missing keys get nan."""
-        for key in self.KEYS:
+        """Add one epoch: ``append(train_loss=..., val_acc=..., ...)``; missing keys get nan."""
+        for old, new in self.OLD_NAMES.items():
+            if old in values:
+                values.setdefault(new, values.pop(old))
+        for key in self.RECORDED:
             self[key].append(float(values.get(key, math.nan)))
 
     @property
@@ -66,34 +74,42 @@ class History(dict):
         return len(self["train_loss"])
 
     def __repr__(self):
-        last = {k: round(v[-1], 4) for k, v in self.items() if v}
+        last = {k: round(v[-1], 4) for k, v in self.items() if v and k not in self.OLD_NAMES}
         return f"History({self.epochs} epochs, last: {last})"
 
 
+SCHEDULES = (None, "onecycle", "cosine")
+
+
 def _check_schedule(schedule):
-    if schedule not in (None, "onecycle", "cosine"):
-        raise ValueError(f"schedule must be None, 'onecycle' or 'cosine', got {schedule!r}")
-    return schedule
+    return check_choice(schedule, "schedule", SCHEDULES)
+
+
+def _cosine_ramp(t):
+    """1 at t = 0 down to 0 at t = 1, along half a cosine wave."""
+    return (1 + math.cos(math.pi * t)) / 2
 
 
 def lr_at(step, total_steps, base_lr, schedule, warmup=0.2):
-    """Learning rate for ``step`` (0-based) of ``total_steps``.
+    """Learning rate for ``step`` (0-based) of ``total_steps``: the one schedule both loops use.
 
-    With ``t = step / (total_steps - 1)`` going from 0 at the first step to 1 at
-    the last: ``None`` keeps ``base_lr``; ``"cosine"`` is
-    ``base_lr * (0.001 + 0.999 * (1 + cos(pi t)) / 2)``; ``"onecycle"`` is a
-    triangle, linear from ``base_lr / 10`` up to ``base_lr`` over the first
-    ``warmup`` fraction of the steps, then linear down to ``base_lr / 1000`` at the
-    last step (the NumPy loop's version of PyTorch's ``OneCycleLR``).
+    With ``t = step / (total_steps - 1)`` going from 0 at the first step to 1 at the last:
+
+    * ``None`` keeps ``base_lr``;
+    * ``"cosine"``: ``base_lr * (0.001 + 0.999 * (1 + cos(pi t)) / 2)``, from ``base_lr``
+      down to ``base_lr / 1000``;
+    * ``"onecycle"``: up from ``base_lr / 10`` to ``base_lr`` over the first ``warmup``
+      fraction of the steps, then down to ``base_lr / 1000`` at the last step, both along
+      half a cosine wave (the shape of PyTorch's ``OneCycleLR``).
     """
     if schedule is None:
         return base_lr
     t = step / max(total_steps - 1, 1)
     if schedule == "cosine":
-        return base_lr * (0.001 + 0.999 * (1 + math.cos(math.pi * t)) / 2)
+        return base_lr * (0.001 + 0.999 * _cosine_ramp(t))
     if t < warmup:  # onecycle, rising part
-        return base_lr * (0.1 + 0.9 * t / warmup)
-    return base_lr * (1 - 0.999 * (t - warmup) / (1 - warmup))
+        return base_lr * (0.1 + 0.9 * (1 - _cosine_ramp(t / warmup)))
+    return base_lr * (0.001 + 0.999 * _cosine_ramp((t - warmup) / (1 - warmup)))
 
 
 def _progress(total, desc, enabled):
@@ -109,33 +125,27 @@ def _check_xy(x, y, name_x="x", name_y="y"):
         raise ValueError(f"{name_x} is empty; need at least one example")
 
 
+def _check_data(data, name):
+    """An ``(x, y)`` pair of arrays or tensors with as many labels as examples, x not uint8 pixels."""
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise TypeError(f"{name} must be an (x, y) pair of arrays or tensors, got {type(data).__name__}")
+    x, y = data
+    if str(x.dtype).endswith("uint8"):
+        raise TypeError(f"{name}: x is uint8 pixels; normalise first, e.g. with cnnlab.data.mnist_arrays")
+    _check_xy(x, y, f"{name} x", f"{name} y")
+    return x, y
+
+
+def _check_common(epochs, lr, batch_size, optimizer, optimizers, schedule):
+    """The arguments fit and fit_numpy share, checked the same way."""
+    check_int(epochs, "epochs", minimum=1)
+    check_positive_float(lr, "lr")
+    check_int(batch_size, "batch_size", minimum=1)
+    check_choice(optimizer, "optimizer", optimizers)
+    _check_schedule(schedule)
+
+
 # ============================================================================ NumPy
-
-
-def numpy_mnist_cnn(seed=0, channels=(8, 16), dtype=np.float32):
-    """The NumPy CNN for MNIST, built from :mod:`cnnlab.nn` layers::
-
-        conv 1->c1 3x3 pad 1, relu, max pool 2   -> (c1, 14, 14)
-        conv c1->c2 3x3 pad 1, relu, max pool 2  -> (c2, 7, 7)
-        flatten, linear c2*49 -> 10              -> logits
-
-    x ``(N, 1, 28, 28)`` -> logits ``(N, 10)``. With the default
-    ``channels=(8, 16)`` it has 9,098 parameters and reaches about 98% test
-    accuracy in two or three epochs (``benchmarks/mnist_numpy.py``).
-    """
-    from cnnlab import nn
-
-    c1, c2 = channels
-    return nn.Sequential(
-        nn.Conv2d(1, c1, 3, padding=1, seed=seed, dtype=dtype),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(c1, c2, 3, padding=1, seed=seed + 1, dtype=dtype),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(c2 * 7 * 7, 10, seed=seed + 2, dtype=dtype),
-    )
 
 
 @contextlib.contextmanager
@@ -222,12 +232,32 @@ def train_numpy(model, loss, optimizer, x, y, epochs=1, batch_size=64, x_val=Non
         elapsed = time.perf_counter() - start
         record = dict(train_loss=loss_sum / seen, train_acc=correct / seen, epoch_time=elapsed, lr=optimizer.lr)
         if x_val is not None:
-            record["test_loss"], record["test_acc"] = evaluate_numpy(model, loss, x_val, y_val)
+            record["val_loss"], record["val_acc"] = evaluate_numpy(model, loss, x_val, y_val)
             bar.set_postfix(loss=f"{record['train_loss']:.4f}", acc=f"{record['train_acc']:.4f}",
-                            test_acc=f"{record['test_acc']:.4f}")
+                            val_acc=f"{record['val_acc']:.4f}")
         bar.close()
         history.append(**record)
     return history
+
+
+def fit_numpy(model, train_data, val_data=None, epochs=1, lr=0.05, batch_size=64, optimizer="sgd",
+              schedule="onecycle", weight_decay=0.0, seed=0, progress=True):
+    """Train a :mod:`cnnlab.nn` model with cross-entropy; return a :class:`History`.
+
+    The NumPy twin of :func:`fit`: the same arguments (``train_data`` / ``val_data`` are
+    ``(x, y)`` pairs, x float ``(N, C, H, W)``, y integer labels ``(N,)``), the same
+    schedule (:func:`lr_at`) and the same history keys. ``optimizer="sgd"`` is
+    :class:`cnnlab.optim.SGD` with Nesterov momentum 0.9, as ``fit``'s ``"sgd"``.
+    Runs :func:`train_numpy` with :class:`cnnlab.nn.SoftmaxCrossEntropy`.
+    """
+    from cnnlab import nn, optim
+
+    _check_common(epochs, lr, batch_size, optimizer, ("sgd",), schedule)
+    x, y = _check_data(train_data, "train_data")
+    x_val, y_val = _check_data(val_data, "val_data") if val_data is not None else (None, None)
+    opt = optim.SGD(model, lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    return train_numpy(model, nn.SoftmaxCrossEntropy(), opt, x, y, epochs=epochs, batch_size=batch_size,
+                       x_val=x_val, y_val=y_val, seed=seed, progress=progress, schedule=schedule)
 
 
 # ============================================================================ torch
@@ -264,14 +294,7 @@ def _as_tensors(data, device, name):
     """``(x, y)`` arrays or tensors -> float32 x and int64 y tensors on ``device``."""
     import torch
 
-    if not (isinstance(data, (tuple, list)) and len(data) == 2):
-        raise TypeError(f"{name} must be an (x, y) pair of arrays or tensors, got {type(data).__name__}")
-    x, y = data
-    x = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x)
-    y = torch.as_tensor(np.asarray(y) if not torch.is_tensor(y) else y)
-    if x.dtype == torch.uint8:
-        raise TypeError(f"{name}: x is uint8 pixels; normalise first, e.g. with cnnlab.data.mnist_arrays")
-    _check_xy(x, y, f"{name} x", f"{name} y")
+    x, y = (torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in _check_data(data, name))
     return x.to(device=device, dtype=torch.float32), y.to(device=device, dtype=torch.long)
 
 
@@ -371,53 +394,49 @@ def _make_optimizer(model, optimizer, lr, weight_decay):
         return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     if optimizer == "adamw":
         return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    if optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be 'adam', 'adamw' or 'sgd', got {optimizer!r}")
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
 
 
-def _make_scheduler(opt, schedule, lr, total_steps):
+def _make_scheduler(opt, schedule, total_steps):
+    """torch's side of :func:`lr_at`: the optimiser's lr times ``lr_at(step, ..., 1.0, schedule)``."""
     import torch
 
     if schedule is None:
         return None
-    if schedule == "onecycle":
-        # lr rises from lr/25 to lr over the first 25% of the steps, then anneals (cosine) to ~0
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total_steps, pct_start=0.25)
-    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_at(step, total_steps, 1.0, schedule))
 
 
-def fit(model, train_data, test_data=None, epochs=1, lr=1e-3, batch_size=128, optimizer="adam",
-        schedule="onecycle", weight_decay=0.0, device="auto", seed=0, progress=True, label_smoothing=0.0):
+def fit(model, train_data, val_data=None, epochs=1, lr=1e-3, batch_size=128, optimizer="adam",
+        schedule="onecycle", weight_decay=0.0, device="auto", seed=0, progress=True, label_smoothing=0.0,
+        test_data=None):
     """Train a torch ``model`` with cross-entropy; return a :class:`History`.
 
-    ``train_data`` / ``test_data``: ``(x, y)`` pairs of arrays or tensors,
+    ``train_data`` / ``val_data``: ``(x, y)`` pairs of arrays or tensors,
     x float ``(N, C, H, W)``, y integer labels ``(N,)``; they are moved to the
     device once and sliced into batches there (fast for MNIST-sized data).
+    ``test_data`` is the older name of ``val_data``.
     ``optimizer``: ``"adam"``, ``"adamw"`` or ``"sgd"`` (momentum 0.9, Nesterov).
-    ``schedule``: ``"onecycle"`` (warm up to ``lr`` then anneal), ``"cosine"`` or
-    ``None`` (constant ``lr``); stepped after every batch.
+    ``schedule``: ``"onecycle"``, ``"cosine"`` or ``None`` (constant ``lr``), as
+    :func:`lr_at` defines them; stepped after every batch.
     ``device="auto"``: CUDA, else Apple's MPS, else the CPU (:func:`pick_device`).
     ``seed`` fixes the shuffling and any randomness inside the model (dropout);
     two runs with the same seed and the same initial weights give identical
     histories on the CPU, and on CUDA too (:func:`deterministic`). Torch's global
     random state is the same after the call as before it.
+    :func:`fit_numpy` is the same loop for :mod:`cnnlab.nn` models.
     """
     import torch
     import torch.nn.functional as F
 
-    epochs = check_int(epochs, "epochs", minimum=1)
-    batch_size = check_int(batch_size, "batch_size", minimum=1)
-    _check_schedule(schedule)
-    if not (isinstance(lr, (int, float)) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    _check_common(epochs, lr, batch_size, optimizer, ("adam", "adamw", "sgd"), schedule)
+    val_data = test_data if val_data is None else val_data
     device = pick_device(device)
     model.to(device)
     x, y = _as_tensors(train_data, device, "train_data")
-    test = _as_tensors(test_data, device, "test_data") if test_data is not None else None
+    val = _as_tensors(val_data, device, "val_data") if val_data is not None else None
     opt = _make_optimizer(model, optimizer, lr, weight_decay)
     steps_per_epoch = math.ceil(len(x) / batch_size)
-    scheduler = _make_scheduler(opt, schedule, lr, epochs * steps_per_epoch)
+    scheduler = _make_scheduler(opt, schedule, epochs * steps_per_epoch)
     history = History()
     with deterministic(seed):
         shuffler = torch.Generator().manual_seed(seed)
@@ -452,10 +471,10 @@ def fit(model, train_data, test_data=None, epochs=1, lr=1e-3, batch_size=128, op
             elapsed = time.perf_counter() - start
             record = dict(train_loss=loss_sum.item() / len(x), train_acc=correct.item() / len(x),
                           epoch_time=elapsed, lr=opt.param_groups[0]["lr"])
-            if test is not None:
-                record["test_loss"], record["test_acc"] = evaluate(model, *test)
+            if val is not None:
+                record["val_loss"], record["val_acc"] = evaluate(model, *val)
                 bar.set_postfix(loss=f"{record['train_loss']:.4f}", acc=f"{record['train_acc']:.4f}",
-                                test_acc=f"{record['test_acc']:.4f}")
+                                val_acc=f"{record['val_acc']:.4f}")
             bar.close()
             history.append(**record)
     return history
