@@ -207,10 +207,11 @@ class FilterExplorerState:
             value = self.output[self.row, self.col]
             return f"Z[{self.row},{self.col}] = " + " + ".join(products) + f" = {format_number(value)}"
         r0, c0, r1, c1 = self.block()
+        h_out, w_out = self.output_shape
         return (f"X[{self.row},{self.col}] = {format_number(self.image[self.row, self.col])} adds "
-                f"X[{self.row},{self.col}]{TIMES}K to Z[{r0}..{r1}, {c0}..{c1}] "
-                f"(rows/columns outside 0..{self.output_shape[0] - 1}, 0..{self.output_shape[1] - 1} "
-                f"are the cropped padding); every output value is the sum of the stamps that overlap it")
+                f"X[{self.row},{self.col}]{TIMES}K to Z[{r0}..{r1}, {c0}..{c1}] (any part outside rows "
+                f"0..{h_out - 1}, columns 0..{w_out - 1} falls into the cropped padding); every output value "
+                f"is the sum of the stamps that overlap it")
 
 
 # --------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def to_rgb(values, signed=None):
         rgb = np.where(t >= 0, white + t * (red - white), white - t * (blue - white))
     else:
         low, high = float(values.min()), float(values.max())
-        grey = (values - low) / (high - low) if high > low else np.zeros_like(values)
+        grey = (values - low) / (high - low) if high > low else np.full_like(values, 0.5)   # flat: mid-grey
         rgb = np.repeat(grey[..., None] * 255, 3, axis=2)
     return np.round(rgb).astype(np.uint8)
 
