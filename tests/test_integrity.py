@@ -1,317 +1,421 @@
-"""Tampering and fault matrix, graded by the real ``nbgrader autograde``.
+"""A hostile class, graded by the real ``nbgrader autograde`` with the course's own configuration.
 
-One temporary course, one assignment (``01_convolution_1d``), one synthetic
-student per case. Each case states the score it must get; the honest
-students must keep full marks whatever the others did. The README's
-"Grading integrity" table lists the same cases and outcomes.
+One temporary course, assignment ``01_convolution_1d``; one synthetic student per attack. Every
+attack is written the way a student who wants points without the work would write it, against the
+grader's known design (sandbox + verdicts outside the kernel + audit of student cells). Each case
+states the score it must get; afterwards:
+
+* every honest student (graded *after* the attackers: names sort last) keeps full marks;
+* the course files, the gradebook's other rows, the ``cnnlab`` package and the venv's site-packages
+  are unchanged; the attack probe files exist nowhere;
+* no process an attack started is still alive.
+
+The matrix runs twice: with the default configuration, and with the audit of student cells switched
+off (``c.TrustedExecute.audit_cells = False``) for the attacks on the kernel, the disk and the
+processes, to show that the sandbox and the trusted verdicts hold on their own.
+
+Every payload is bounded (sizes, counts, sleeps) and aims only at paths inside the temporary course
+or at probe files with unique names, so a broken sandbox shows up as a failed test, never as damage.
 """
 
 import copy
-import json
+import hashlib
 import os
-import re
+import site
+import subprocess
+import time
+from pathlib import Path
 
+import nbformat
 import pytest
 
-from course import autograde, autograded_outputs, make_course, read, scores, solution_notebook, submit
+import cnnlab
+from course import REPO, autograde, make_course, release_notebook, scores, submit
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow]
 
 ASSIGNMENT = "01_convolution_1d"
-FULL = None  # filled from the gradebook: the assignment's maximum score
+PKG = Path(cnnlab.__file__).resolve().parent
+SITE = Path(site.getsitepackages()[0])
+PROBE = "cnnlab_attack_probe"          # every file an attack tries to plant carries this name
+SLEEP_MARK = "4242.4242"               # every process an attack leaves behind sleeps this long
 
-WRONG_OUTPUT_LENGTH = '''def output_length(n, k, mode):
-    return 0
-'''
+bwrap_missing = subprocess.run(["sh", "-c", "command -v bwrap"], capture_output=True).returncode != 0
+pytestmark.append(pytest.mark.skipif(bwrap_missing, reason="bubblewrap not installed (apt-get install bubblewrap)"))
 
 
-def _cell(nb, grade_id):
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
-            return cell
+# --------------------------------------------------------------------------
+# Building submissions
+# --------------------------------------------------------------------------
+
+def _grade_id(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def _index(nb, grade_id):
+    for i, cell in enumerate(nb.cells):
+        if _grade_id(cell) == grade_id:
+            return i
     raise KeyError(grade_id)
 
 
-def _with(nb, grade_id, source):
-    nb = copy.deepcopy(nb)
-    _cell(nb, grade_id).source = source
+def answer(grade_id, source):
+    """Edit: replace the answer cell ``grade_id``."""
+    def edit(nb):
+        nb.cells[_index(nb, grade_id)].source = source
+    return edit
+
+
+def add_cell(source, after="ex_correlate1d"):
+    """Edit: a new (student-written) code cell after the cell ``after``."""
+    def edit(nb):
+        nb.cells.insert(_index(nb, after) + 1, nbformat.v4.new_code_cell(source))
+    return edit
+
+
+def build(base, edits, paths):
+    nb = copy.deepcopy(base)
+    for edit in edits:
+        edit(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = cell.source.replace("{course}", str(paths["course"])).replace(
+                "{pkg}", str(PKG)).replace("{site}", str(SITE)).replace("{repo}", str(REPO)).replace(
+                "{probe}", PROBE).replace("{sleep}", SLEEP_MARK)
     return nb
 
 
-def _wrong(sol):
-    """The solution with one wrong answer worth 2 points (output_length)."""
-    return _with(sol, "ex_output_length", WRONG_OUTPUT_LENGTH)
+LOOP_CORRELATE = '''def correlate1d(x, w, mode="valid"):
+    x = np.asarray(x, dtype=float)
+    w = np.asarray(w, dtype=float)
+    n, k = len(x), len(w)
+    if k > n:
+        return correlate1d(w, x, mode)[::-1]
+    left, right = {"valid": (0, 0), "same": (k // 2, (k - 1) // 2), "full": (k - 1, k - 1)}[mode]
+    xp = np.concatenate([np.zeros(left), x, np.zeros(right)])
+    return np.array([np.sum(xp[i:i + k] * w) for i in range(len(xp) - k + 1)])
+'''
 
+VECTORISED_CORRELATE = '''from numpy.lib.stride_tricks import sliding_window_view
 
-def _edited_test(sol):
-    return _with(_wrong(sol), "test_output_length", "pass")
+def correlate1d(x, w, mode="valid"):
+    x = np.asarray(x, dtype=float)
+    w = np.asarray(w, dtype=float)
+    if len(w) > len(x):
+        return correlate1d(w, x, mode)[::-1]
+    k = len(w)
+    left, right = {"valid": (0, 0), "same": (k // 2, (k - 1) // 2), "full": (k - 1, k - 1)}[mode]
+    return sliding_window_view(np.pad(x, (left, right)), k) @ w
+'''
 
-
-def _deleted_test(sol):
-    nb = _wrong(sol)
-    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "test_output_length"]
-    return nb
-
-
-def _renamed_grade_id(sol):
-    nb = _wrong(sol)
-    _cell(nb, "test_output_length").metadata["nbgrader"]["grade_id"] = "test_free_points"
-    return nb
-
-
-def _stripped_metadata(sol):
-    nb = _wrong(sol)
-    _cell(nb, "test_output_length").metadata = {}
-    return nb
-
-
-def _changed_cell_type(sol):
-    nb = _wrong(sol)
-    cell = _cell(nb, "test_output_length")
-    cell.cell_type = "markdown"
-    cell.pop("outputs", None)
-    cell.pop("execution_count", None)
-    return nb
-
-
-def _infinite_loop(sol):
-    return _with(sol, "ex_output_length", "def output_length(n, k, mode):\n    while True:\n        pass\n")
-
-
-def _memory_hog(sol):
-    return _with(sol, "ex_output_length", (
-        "def output_length(n, k, mode):\n"
-        "    hog = []\n"
-        "    while True:\n"
-        "        hog.append(np.ones(10**8))\n"))
-
-
-def _calls_reference(sol):
-    return _with(sol, "ex_correlate1d", (
-        "from cnnlab.functional import correlate1d as _reference\n\n"
-        "def correlate1d(x, w, mode=\"valid\"):\n"
-        "    return _reference(x, w, mode)\n"))
-
-
-def _calls_numpy_correlate(sol):
-    return _with(sol, "ex_correlate1d", "def correlate1d(x, w, mode=\"valid\"):\n    return np.correlate(x, w, mode)\n")
-
-
-def _patches_comparisons(sol):
-    return _with(sol, "ex_correlate1d", (
-        "np.allclose = lambda *a, **k: True\n"
-        "np.array_equal = lambda *a, **k: True\n"
-        "np.testing.assert_allclose = lambda *a, **k: None\n"
-        "np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), bool)\n\n"
-        "def correlate1d(x, w, mode=\"valid\"):\n"
-        "    n, k = len(x), len(w)\n"
-        "    size = {'valid': n - k + 1, 'same': n, 'full': n + k - 1}[mode]\n"
-        "    return np.zeros(size)\n"))
-
-
-def _fake_ndarray(sol):
-    return _with(sol, "ex_correlate1d", (
-        "class AlwaysEqual(np.ndarray):\n"
-        "    def __eq__(self, other):\n"
-        "        return np.ones(np.shape(other), bool)\n"
-        "    def __sub__(self, other):\n"
-        "        return np.zeros(np.shape(other))\n\n"
-        "def correlate1d(x, w, mode=\"valid\"):\n"
-        "    n, k = len(x), len(w)\n"
-        "    size = {'valid': n - k + 1, 'same': n, 'full': n + k - 1}[mode]\n"
-        "    return np.zeros(size).view(AlwaysEqual)\n"))
-
-
-def _writes_gradebook(sol):
-    return _with(sol, "ex_output_length", WRONG_OUTPUT_LENGTH + (
-        "import glob, os, sqlite3\n"
-        "for path in glob.glob('../../../gradebook.db'):\n"
-        "    con = sqlite3.connect(path)\n"
-        "    con.execute('UPDATE grade SET manual_score = 0')\n"
-        "    con.execute('UPDATE grade SET extra_credit = 100')\n"
-        "    con.commit()\n"))
-
-
-def _reads_hidden_tests(sol):
-    # The hidden tests' *source* is readable on disk, but their values are drawn afresh at grading
-    # time, so memorising what the source says does not help: the answer below fakes correlate1d
-    # for the visible (fixed-seed) cases only.
-    return _with(sol, "ex_correlate1d", (
-        "import glob, json\n"
-        "_hidden = [''.join(c['source']) for p in glob.glob('../../../solutions/*/*.ipynb')\n"
-        "           for c in json.load(open(p))['cells'] if 'HIDDEN' in ''.join(c['source'])]\n"
-        "from cnnlab.grading.exercises import _cases_1d\n"
-        "_answers = {}\n"
-        "for _case in _cases_1d(False):\n"
-        "    _x, _w = _case['x'], _case['w']\n"
-        "    _k = len(_w)\n"
-        "    _xp = {'valid': _x, 'same': np.pad(_x, ((_k - 1) // 2, _k // 2)), 'full': np.pad(_x, _k - 1)}[_case['mode']]\n"
-        "    _answers[(_x.tobytes(), _w.tobytes(), _case['mode'])] = np.array(\n"
-        "        [np.sum(_xp[i:i + _k] * _w) for i in range(len(_xp) - _k + 1)])\n\n"
-        "def correlate1d(x, w, mode=\"valid\"):\n"
-        "    key = (np.asarray(x, float).tobytes(), np.asarray(w, float).tobytes(), mode)\n"
-        "    return _answers.get(key, np.zeros(len(x)))\n"))
-
-
-def _patches_grading_module(sol):
-    # Not closable inside the kernel that runs it: the grader's own module is rebound. The audit
-    # (python -m cnnlab.grading.audit) flags it for the instructor; see the README.
-    return _with(sol, "ex_correlate1d", (
-        "from cnnlab import grading\n"
-        "grading.check_correlate1d = lambda *args, **kwargs: None\n\n"
-        "def correlate1d(x, w, mode=\"valid\"):\n"
-        "    return np.zeros(len(x))\n"))
-
-
-# (student, how the submission is made, intended score, what nbgrader/cnnlab does)
-# intended: "full", "full-2" (lost the 2-point output_length cell), "zero", or a callable on the cells.
+# The attacks. (name, base, edits, intended points or None for "whatever the answers earn"
+# (the attack must just not hurt anyone), in_kernel: also run with the audit switched off).
+# "S" = the solution notebook, "R" = the untouched release (no work done).
 CASES = [
-    ("honest_a", lambda sol: sol, "full"),
-    ("edited_test_cell", _edited_test, "full-2"),
-    ("deleted_test_cell", _deleted_test, "full-2"),
-    ("renamed_grade_id", _renamed_grade_id, "zero"),
-    ("stripped_metadata", _stripped_metadata, "full-2"),
-    ("changed_cell_type", _changed_cell_type, "full-2"),
-    ("infinite_loop", _infinite_loop, "full-2"),
-    ("memory_hog", _memory_hog, "full-2"),
-    ("invalid_json", "{ this is not a notebook", "zero"),
-    ("missing_notebook", None, "zero"),
-    ("shadowing_files", _wrong, "full-2"),
-    ("calls_reference", _calls_reference, "correlate1d-zero"),
-    ("calls_numpy_correlate", _calls_numpy_correlate, "correlate1d-zero"),
-    ("patches_comparisons", _patches_comparisons, "correlate1d-zero"),
-    ("fake_ndarray", _fake_ndarray, "correlate1d-zero"),
-    ("writes_gradebook", _writes_gradebook, "full-2"),
-    ("reads_hidden_tests", _reads_hidden_tests, "correlate1d-zero"),
-    ("patches_grading_module", _patches_grading_module, "flagged"),
-    ("honest_z", lambda sol: sol, "full"),
+    # -- honest students, unusual but legitimate ------------------------------------------------
+    ("honest_loops", "S", [answer("ex_correlate1d", LOOP_CORRELATE)], "full", False),
+    ("honest_sliding_window", "S", [answer("ex_correlate1d", VECTORISED_CORRELATE)], "full", False),
+    ("honest_scratch_scipy", "S", [add_cell(
+        "from scipy.signal import correlate\nprint(correlate([1., 2, 3], [0., 1, 0.5]))")], "full", False),
+    ("honest_timeit", "S", [add_cell("%timeit correlate1d(np.arange(100.0), np.ones(3))")], "full", False),
+    ("honest_shell_cell", "S", [add_cell("!ls")], "full", False),
+    ("honest_deleted_test_cell", "S", [lambda nb: nb.cells.pop(_index(nb, "test_correlate1d"))], "full", False),
+    # -- no work, tricks inside the kernel ---------------------------------------------------------
+    ("release_untouched", "R", [], 0, False),
+    ("custom_exc_swallows_failures", "R", [add_cell(
+        "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)")], 0, True),
+    ("input_transformer_passes_tests", "R", [add_cell(
+        "get_ipython().input_transformers_cleanup.append(\n"
+        "    lambda lines: ['pass\\n'] if any('grading' in l or 'exec(' in l for l in lines) else lines)")],
+     0, True),
+    ("rebinds_grading", "R", [add_cell(
+        "class _Pass:\n    def __getattr__(self, name):\n        return lambda *a, **k: None\n"
+        "grading = _Pass()")], 0, True),
+    ("patches_numpy_comparisons", "R", [add_cell(
+        "np.allclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True\n"
+        "np.testing.assert_allclose = lambda *a, **k: None\n"
+        "def correlate1d(x, w, mode='valid'):\n    return np.zeros(1)\n")], 0, True),
+    ("lying_ndarray_subclass", "R", [add_cell(
+        "class Liar(np.ndarray):\n    def __eq__(self, other):\n        return True\n"
+        "    def __array_function__(self, *a, **k):\n        return True\n"
+        "def correlate1d(x, w, mode='valid'):\n    return np.zeros(3).view(Liar)\n")], 0, True),
+    ("lying_object", "R", [add_cell(
+        "class Anything(float):\n    def __eq__(self, other):\n        return True\n"
+        "def output_length(n, k, mode):\n    return Anything(0)\n")], 0, True),
+    ("walks_the_stack_for_expected", "R", [add_cell(
+        "import inspect\n"
+        "def correlate1d(x, w, mode='valid'):\n"
+        "    for info in inspect.stack():\n"
+        "        for key in ('expected', 'want', 'reference'):\n"
+        "            if key in info.frame.f_locals:\n"
+        "                return info.frame.f_locals[key]\n"
+        "    return None\n")], 0, True),
+    ("profile_hook_off", "R", [add_cell(
+        "import sys, threading\nsys.setprofile(None)\nthreading.setprofile(None)\n"
+        "def correlate1d(x, w, mode='valid'):\n    return np.correlate(x, w, mode)\n")], 0, False),
+    # -- no work, the reference by another road ------------------------------------------------
+    ("numpy_correlate", "S", [answer("ex_correlate1d",
+                                     "def correlate1d(x, w, mode='valid'):\n    return np.correlate(x, w, mode)\n")],
+     "correlate_and_convolve_lost", False),
+    ("numpy_private_correlate2", "S", [answer("ex_correlate1d",
+                                              "def correlate1d(x, w, mode='valid'):\n"
+                                              "    return np._core.multiarray.correlate2(x, w, mode)\n")],
+     "correlate_and_convolve_lost", False),
+    ("getattr_string_trick", "S", [answer("ex_correlate1d",
+                                          "def correlate1d(x, w, mode='valid'):\n"
+                                          "    return getattr(np, 'corr' + 'elate')(x, w, mode)\n")],
+     "correlate_and_convolve_lost", False),
+    ("module_dict_trick", "S", [answer("ex_correlate1d",
+                                       "def correlate1d(x, w, mode='valid'):\n"
+                                       "    return vars(np)['corr' + 'elate'](x, w, mode)\n")],
+     "correlate_and_convolve_lost", False),
+    ("sys_modules_via_pyplot", "S", [answer("ex_correlate1d",
+                                            "import matplotlib.pyplot as plt\n"
+                                            "def correlate1d(x, w, mode='valid'):\n"
+                                            "    return plt.sys.modules['numpy'].correlate(x, w, mode)\n")],
+     "correlate_and_convolve_lost", False),
+    ("convolve_with_flip", "S", [answer("ex_correlate1d",
+                                        "def correlate1d(x, w, mode='valid'):\n"
+                                        "    return np.convolve(x, np.asarray(w)[::-1], mode)\n")],
+     "correlate_and_convolve_lost", False),
+    ("course_reference", "S", [answer("ex_correlate1d",
+                                      "from cnnlab.functional import correlate1d as _ref\n"
+                                      "def correlate1d(x, w, mode='valid'):\n    return _ref(x, w, mode)\n")],
+     "correlate_and_convolve_lost", True),
+    ("exec_reference_source", "S", [answer("ex_correlate1d",
+                                           "import cnnlab.functional.correlate as c\n"
+                                           "ns = {}\nexec(open(c.__file__).read(), ns)\n"
+                                           "correlate1d = ns['correlate1d']\n")],
+     "correlate_and_convolve_lost", True),
+    ("dunder_import_scipy", "S", [answer("ex_correlate1d",
+                                         "def correlate1d(x, w, mode='valid'):\n"
+                                         "    s = __import__('scipy.signal', fromlist=['correlate'])\n"
+                                         "    return s.correlate(x, w, mode)\n")],
+     "correlate_and_convolve_lost", True),
+    ("torch_conv1d", "S", [answer("ex_correlate1d",
+                                  "import torch\n"
+                                  "def correlate1d(x, w, mode='valid'):\n"
+                                  "    t = torch.nn.functional.conv1d(torch.tensor(x)[None, None], torch.tensor(w)[None, None])\n"
+                                  "    return t[0, 0].numpy()\n")],
+     "correlate_and_convolve_lost", True),
+    ("reads_solutions", "R", [add_cell(
+        "import json, glob\n"
+        "for path in glob.glob('{course}/solutions/*/*.ipynb') + glob.glob('{repo}/solutions/*/*.ipynb'):\n"
+        "    for cell in json.load(open(path))['cells']:\n"
+        "        if cell['cell_type'] == 'code' and 'BEGIN SOLUTION' in ''.join(cell['source']):\n"
+        "            exec(''.join(cell['source']))\n")], 0, True),
+    ("reads_classmate", "R", [add_cell(
+        "import json, glob\n"
+        "for path in glob.glob('{course}/submitted/*/*/*.ipynb') + glob.glob('{course}/autograded/*/*/*.ipynb'):\n"
+        "    for cell in json.load(open(path))['cells']:\n"
+        "        if cell['cell_type'] == 'code' and 'def ' in ''.join(cell['source']):\n"
+        "            try:\n                exec(''.join(cell['source']))\n            except Exception:\n                pass\n")],
+     0, True),
+    ("prints_hidden_tests", "R", [add_cell(
+        "import sqlite3\n"
+        "con = sqlite3.connect('{course}/gradebook.db')\n"
+        "for (source,) in con.execute('select source from source_cell'):\n"
+        "    print(source)\n")], 0, True),
+    # -- harm to others through the disk and processes ------------------------------------------
+    ("writes_gradebook", "S", [add_cell(
+        "import sqlite3\n"
+        "con = sqlite3.connect('{course}/gradebook.db')\n"
+        "con.execute('update grade set auto_score = 0')\ncon.commit()\n")], "full", True),
+    ("appends_course_config", "S", [add_cell(
+        "open('{course}/nbgrader_config.py', 'a').write('\\n# {probe}\\n')")], "full", True),
+    ("home_config_and_startup", "S", [add_cell(
+        "import os\n"
+        "for folder, name in [('~/.jupyter', 'nbgrader_config.py'), ('~/.ipython/profile_default/startup', '00-{probe}.py')]:\n"
+        "    folder = os.path.expanduser(folder)\n"
+        "    os.makedirs(folder, exist_ok=True)\n"
+        "    open(os.path.join(folder, name), 'a').write('# {probe}\\n')\n")], "full", True),
+    ("plants_code_in_library", "S", [add_cell(
+        "import os\n"
+        "for path in ['{pkg}/grading/{probe}.py', '{pkg}/grading/__pycache__/{probe}.cpython-311.pyc',\n"
+        "             '{site}/{probe}.pth', '{pkg}/{probe}.py']:\n"
+        "    try:\n"
+        "        os.makedirs(os.path.dirname(path), exist_ok=True)\n"
+        "        open(path, 'w').write('# {probe}\\n')\n"
+        "    except OSError as exc:\n"
+        "        print('refused:', exc)\n")], "full", True),
+    ("overwrites_classmate", "S", [add_cell(
+        "import os, shutil\n"
+        "for root in ('submitted', 'autograded'):\n"
+        "    folder = '{course}/' + root + '/zz_victim/01_convolution_1d'\n"
+        "    try:\n"
+        "        os.makedirs(folder, exist_ok=True)\n"
+        "        open(folder + '/01_convolution_1d.ipynb', 'w').write('{}')\n"
+        "    except OSError as exc:\n"
+        "        print('refused:', exc)\n")], "full", True),
+    ("daemon_outlives_kernel", "S", [add_cell(
+        "import os, subprocess\n"
+        "subprocess.Popen(['sleep', '{sleep}'], start_new_session=True)\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        "        os.execvp('sleep', ['sleep', '{sleep}'])\n"
+        "    os._exit(0)\n")], "full", True),
+    ("kills_its_parent", "S", [add_cell(
+        "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n", after="test_w_diff")], "full", True),
+    ("fork_bomb_bounded", "S", [add_cell(
+        "import os, time\nchildren = 0\n"
+        "for _ in range(1500):\n"
+        "    try:\n"
+        "        pid = os.fork()\n"
+        "    except OSError:\n"
+        "        break\n"
+        "    if pid == 0:\n"
+        "        time.sleep(20)\n"
+        "        os._exit(0)\n"
+        "    children += 1\n"
+        "print('children', children)\n", after="test_w_diff")], "full", True),
+    ("fills_the_disk", "S", [add_cell(
+        "import os\nchunk = b'0' * (64 * 1024 ** 2)\nwritten = 0\n"
+        "try:\n"
+        "    with open('/tmp/{probe}.bin', 'wb') as f:\n"
+        "        for _ in range(16):\n"
+        "            f.write(chunk)\n"
+        "            written += len(chunk)\n"
+        "except OSError as exc:\n"
+        "    print('stopped after', written, exc)\n")], "full", True),
+    ("memory_hog", "S", [add_cell("hog = bytearray(12 * 1024 ** 3)\n")], "full", True),
+    ("network_exfiltration", "S", [add_cell(
+        "import socket\ns = socket.create_connection(('pypi.org', 443), timeout=3)\n")], "full", True),
+    ("dies_in_its_answer", "S", [answer("ex_output_length",
+                                        "import os\ndef output_length(n, k, mode):\n    os._exit(1)\n")],
+     "output_length_and_later_lost", True),
 ]
 
-SHADOW_FILES = {
-    "cnnlab/__init__.py": "",
-    "cnnlab/grading.py": "def __getattr__(name):\n    return lambda *a, **k: None\n",
-    "numpy.py": "raise SystemExit('a shadowing numpy was imported')\n",
-    "sitecustomize.py": "print('shadow sitecustomize ran')\n",
-}
+HONEST_LAST = ["zz_victim", "zz_honest"]       # graded after every attacker (nbgrader sorts by name)
+
+
+def _tree_digest(folder, pattern="*"):
+    """Names, sizes and contents of every file under ``folder`` (no __pycache__)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).rglob(pattern)):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _site_listing():
+    """Names and sizes of the venv's site-packages entries and .pth files (cheap; catches planting)."""
+    entries = sorted((p.name, p.stat().st_size if p.is_file() else -1) for p in SITE.iterdir())
+    return entries
+
+
+def _probe_files():
+    found = []
+    for root, pattern in [(PKG, f"**/*{PROBE}*"), (SITE, f"*{PROBE}*"), (Path("/tmp"), f"*{PROBE}*"),
+                          (Path.home() / ".jupyter", f"*{PROBE}*"), (Path.home() / ".ipython", f"**/*{PROBE}*")]:
+        if root.exists():
+            found += [str(p) for p in root.glob(pattern)]
+    return found
+
+
+def _leftover_processes():
+    out = subprocess.run(["pgrep", "-f", f"sleep {SLEEP_MARK}"], capture_output=True, text=True).stdout
+    return out.split()
+
+
+def _run_matrix(tmp_path_factory, audit):
+    course = make_course(tmp_path_factory.mktemp("hostile"), [ASSIGNMENT])
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write("\nc.Execute.timeout = 60\n")
+        if not audit:
+            f.write("c.TrustedExecute.audit_cells = False\n")
+    paths = {"course": course}
+    solution = nbformat.read(REPO / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    release = nbformat.read(release_notebook(course, ASSIGNMENT), as_version=4)
+    cases = [c for c in CASES if audit or c[4]]
+    for name, base, edits, _, _ in cases:
+        submit(course, f"a_{name}", ASSIGNMENT, build(solution if base == "S" else release, edits, paths))
+    for name in HONEST_LAST:
+        submit(course, name, ASSIGNMENT, solution)
+    before = {"config": (course / "nbgrader_config.py").read_bytes(),
+              "solutions": _tree_digest(course / "solutions"), "pkg": _tree_digest(PKG, "*.py"),
+              "site": _site_listing(), "probes": _probe_files()}
+    started = time.monotonic()
+    result = autograde(course, ASSIGNMENT, check=False)
+    elapsed = time.monotonic() - started
+    time.sleep(1.0)
+    after = {"config": (course / "nbgrader_config.py").read_bytes(),
+             "solutions": _tree_digest(course / "solutions"), "pkg": _tree_digest(PKG, "*.py"),
+             "site": _site_listing(), "probes": _probe_files()}
+    return {"course": course, "cases": cases, "scores": scores(course, ASSIGNMENT), "log": result.stderr,
+            "before": before, "after": after, "leftovers": _leftover_processes(), "seconds": elapsed}
+
+
+def _intended(kind, cells):
+    """Expected total for a case from the per-cell maxima ``cells`` ({grade_id: (score, max)})."""
+    full = sum(m for _, m in cells.values())
+    if kind == "full":
+        return full
+    if kind == "correlate_and_convolve_lost":
+        return full - cells["test_correlate1d"][1] - cells["test_convolve1d"][1]
+    if kind == "output_length_and_later_lost":
+        return full - cells["test_output_length"][1] - cells["test_w_diff"][1]
+    return kind
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("integrity"), [ASSIGNMENT])
-    sol = read(solution_notebook(ASSIGNMENT))
-    for student, make, _ in CASES:
-        if make is None:
-            folder = course / "submitted" / student / ASSIGNMENT
-            folder.mkdir(parents=True)
-            (folder / "timestamp.txt").write_text("2026-11-21 12:00:00.000000 UTC")
-            continue
-        if isinstance(make, str):
-            target = submit(course, student, ASSIGNMENT, sol)
-            target.write_text(make)
-            continue
-        submit(course, student, ASSIGNMENT, make(sol))
-        if student == "shadowing_files":
-            for name, text in SHADOW_FILES.items():
-                path = course / "submitted" / student / ASSIGNMENT / name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text)
-    env = {"CNNLAB_GRADING_MEMORY_GB": "2"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        result = autograde(course, ASSIGNMENT, extra=["--Execute.timeout=20"], check=False)
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-    return course, scores(course, ASSIGNMENT), result.stdout + result.stderr
+def audited(tmp_path_factory):
+    return _run_matrix(tmp_path_factory, audit=True)
 
 
-def test_grader_survives_every_case(graded):
-    course, graded_scores, log = graded
-    # A student who submitted no notebook gets no submission record: 0 in `nbgrader export`.
-    expected = {student for student, make, _ in CASES if make is not None}
-    assert expected <= set(graded_scores), sorted(graded_scores)
-    assert "missing_notebook" not in graded_scores
+@pytest.fixture(scope="module")
+def unaudited(tmp_path_factory):
+    return _run_matrix(tmp_path_factory, audit=False)
 
 
-@pytest.mark.parametrize("student, make, intended", CASES, ids=[c[0] for c in CASES])
-def test_intended_score(graded, student, make, intended):
-    course, graded_scores, log = graded
-    if student not in graded_scores:
-        assert intended == "zero" and make is None
-        return
-    score, max_score, cells = graded_scores[student]
-    if intended == "full":
-        assert score == max_score, cells
-    elif intended == "full-2":
-        assert score == max_score - 2, cells
-        assert cells["test_output_length"][0] == 0
-    elif intended == "zero":
-        assert score == 0, cells
-    elif intended == "flagged":
-        pass  # scored as the tampered kernel says; see test_audit_flags_tampering
-    elif intended == "correlate1d-zero":
-        assert cells["test_correlate1d"][0] == 0, cells
-        assert score < max_score
+@pytest.fixture(params=["audit on", "audit off"])
+def matrix(request):
+    return request.getfixturevalue("audited" if request.param == "audit on" else "unaudited")
 
 
-def test_honest_students_are_untouched(graded):
-    course, graded_scores, log = graded
-    for student in ("honest_a", "honest_z"):
-        score, max_score, cells = graded_scores[student]
-        assert score == max_score and all(s == m for s, m in cells.values()), (student, cells)
+def test_every_case_gets_its_intended_score(matrix):
+    wrong = []
+    for name, _, _, intended, _ in matrix["cases"]:
+        student = f"a_{name}"
+        assert student in matrix["scores"], f"{student} was not graded at all:\n{matrix['log'][-3000:]}"
+        score, _, cells = matrix["scores"][student]
+        want = _intended(intended, cells)
+        if abs(score - want) > 1e-9:
+            wrong.append(f"{name}: {score} (intended {want}) {cells}")
+    assert not wrong, "\n".join(wrong)
 
 
-def test_gradebook_tampering_is_restored_and_logged(graded):
-    course, graded_scores, log = graded
-    assert "modified" in log and "gradebook was restored" in log
-    kept = list(course.glob("gradebook.db.modified-*"))
-    assert len(kept) == 1   # the tampered copy is kept for the instructor to inspect
+def test_honest_students_graded_after_the_attackers_keep_full_marks(matrix):
+    for student in HONEST_LAST:
+        score, max_score, cells = matrix["scores"][student]
+        assert score == max_score, f"{student}: {score}/{max_score} {cells}"
 
 
-def test_shadowing_files_never_reach_the_kernel(graded):
-    course, _, _ = graded
-    folder = course / "autograded" / "shadowing_files" / ASSIGNMENT
-    assert folder.exists()
-    leaked = [name for name in SHADOW_FILES if (folder / name).exists()]
-    assert not leaked, f"files a submission could import were copied for grading: {leaked}"
+def test_course_library_and_venv_are_unchanged(matrix):
+    before, after = matrix["before"], matrix["after"]
+    assert after["config"] == before["config"], "nbgrader_config.py changed"
+    assert after["solutions"] == before["solutions"], "solutions/ changed"
+    assert after["pkg"] == before["pkg"], "the cnnlab package changed"
+    assert after["site"] == before["site"], "site-packages changed"
+    assert after["probes"] == before["probes"] == [], f"planted files: {after['probes']}"
 
 
-def test_feedback_names_the_reference_call(graded):
-    course, _, _ = graded
-    text = autograded_outputs(course, "calls_reference", ASSIGNMENT)["test_correlate1d"]
-    assert "cnnlab.functional" in text and "ready-made implementation" in text
-    text = autograded_outputs(course, "calls_numpy_correlate", ASSIGNMENT)["test_correlate1d"]
-    assert "numpy.correlate" in text
+def test_no_process_outlives_grading(matrix):
+    assert matrix["leftovers"] == [], f"still running after grading: {matrix['leftovers']}"
 
 
-def test_memory_hog_hits_the_kernel_limit(graded):
-    course, _, _ = graded
-    text = autograded_outputs(course, "memory_hog", ASSIGNMENT)["test_output_length"]
-    assert "MemoryError" in text
-
-
-def test_hidden_tests_are_stripped_from_feedback(graded):
-    from course import nbgrader
-
-    course, _, _ = graded
-    nbgrader(["generate_feedback", ASSIGNMENT, "--force"], cwd=course)
-    for student in ("honest_a", "calls_reference", "edited_test_cell", "fake_ndarray"):
-        html = (course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
-        text = re.sub(r"<[^>]+>", "", html)
-        assert "hidden=True" not in text and "BEGIN HIDDEN TESTS" not in text, student
-        assert "grading.check_correlate1d(correlate1d)" in text   # the visible test stays
-    # ... and a failing student still reads the diagnosis
-    html = (course / "feedback" / "calls_reference" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
-    assert "ready-made implementation" in html
-
-
-def test_audit_flags_tampering_and_spares_honest_students(graded):
-    from cnnlab.grading.audit import scan_folder
-
-    course, _, _ = graded
-    report = {student for student, _, _ in scan_folder(course / "autograded")}
-    for student in ("patches_grading_module", "writes_gradebook", "reads_hidden_tests", "patches_comparisons"):
-        assert student in report, f"{student} was not flagged"
-    for student in ("honest_a", "honest_z", "edited_test_cell", "infinite_loop"):
-        assert student not in report, f"{student} was flagged"
+def test_the_audit_report_names_the_techniques(audited):
+    from cnnlab.course import audit
+    lines = []
+    import contextlib
+    import io
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        audit.main([str(audited["course"] / "submitted"), "--course", str(audited["course"])])
+    lines = buffer.getvalue()
+    for name, family in [("walks_the_stack_for_expected", "stack frames"), ("profile_hook_off", "profile/trace hooks"),
+                         ("custom_exc_swallows_failures", "IPython hooks"), ("daemon_outlives_kernel", "subprocess"),
+                         ("reads_solutions", "file access"), ("getattr_string_trick", "dynamic code")]:
+        assert any(f"a_{name}/" in line and family in line for line in lines.splitlines()), (name, lines)
+    assert "zz_honest" not in lines and "a_honest_loops" not in lines

@@ -74,15 +74,15 @@ class _Auditor(ast.NodeVisitor):
 
     def visit_ImportFrom(self, node):
         module = "." * node.level + (node.module or "")
-        if node.level or not P.import_allowed(module, self.policy):
-            self.flag(node, f"`from {module} import ...`")
-        else:
-            for alias in node.names:
-                full = f"{module}.{alias.name}"
-                if module == "cnnlab" and not P.import_allowed(full, self.policy):
-                    self.flag(node, f"`from cnnlab import {alias.name}`")
-                if alias.name in self.policy.reference_attributes or alias.name == "*":
-                    self.flag(node, f"`from {module} import {alias.name}`")
+        for alias in node.names:
+            full = f"{module}.{alias.name}"
+            if node.level or alias.name == "*":
+                self.flag(node, f"`from {module} import {alias.name}`")
+            elif not (P.import_allowed(module, self.policy) or P.import_allowed(full, self.policy)):
+                self.flag(node, f"`from {module} import {alias.name}` (answers may import only NumPy, "
+                                f"math and the standard helpers listed in the notebook's introduction)")
+            elif alias.name in self.policy.reference_attributes:
+                self.flag(node, f"`from {module} import {alias.name}`, a ready-made implementation")
         self.generic_visit(node)
 
     def visit_Name(self, node):

@@ -219,7 +219,7 @@ def grading_env():
 
 
 def run_nbgrader(args, cwd, log_path, timeout):
-    """Run the ``nbgrader`` command line with ``args`` in ``cwd``; return its exit status.
+    """Run the ``nbgrader`` command line with ``args`` in ``cwd``: (exit status, CPU seconds).
 
     Importing nbgrader costs about 6 CPU-seconds, more than grading a short notebook, so the
     worker imports it once and *forks* a child per submission: the child changes to ``cwd``,
@@ -260,9 +260,9 @@ def run_nbgrader(args, cwd, log_path, timeout):
             os._exit(code)
     deadline = time.monotonic() + timeout
     while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        done, status, usage = os.wait4(pid, os.WNOHANG)
         if done:
-            return os.waitstatus_to_exitcode(status)
+            return os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime
         if time.monotonic() > deadline:
             for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
                 try:
@@ -270,7 +270,7 @@ def run_nbgrader(args, cwd, log_path, timeout):
                 except ProcessLookupError:
                     pass
             os.waitpid(pid, 0)
-            return None
+            return None, None
         time.sleep(0.1)
 
 
@@ -329,7 +329,8 @@ def grade_submission(job, files, gradebook_bytes, timeout=3600):
                 gb.update_or_create_submission(assignment, student,
                                                extension=datetime.timedelta(seconds=job["extension"]))
         log_path = scratch.parent / f"{scratch.name}.log"
-        status = run_nbgrader(["autograde", assignment, f"--student={student}", "--force"], scratch, log_path, timeout)
+        status, cpu = run_nbgrader(["autograde", assignment, f"--student={student}", "--force"], scratch, log_path,
+                                   timeout)
         log = log_path.read_text(errors="replace") if log_path.exists() else ""
         log_path.unlink(missing_ok=True)
         if status is None:
@@ -345,7 +346,7 @@ def grade_submission(job, files, gradebook_bytes, timeout=3600):
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return {"student": student, "assignment": assignment, "checksum": job["checksum"],
-            "autograded": graded, "scores": scores, "seconds": time.perf_counter() - start,
+            "autograded": graded, "scores": scores, "seconds": time.perf_counter() - start, "cpu_seconds": cpu,
             "worker": os.environ.get("DASK_WORKER_NAME") or f"pid {os.getpid()}"}
 
 
@@ -428,7 +429,8 @@ class Report:
     failed: dict = field(default_factory=dict)      # (student, assignment) -> reason
     writes: dict = field(default_factory=dict)      # (student, assignment) -> gradebook writes this run
     seconds: float = 0.0
-    task_seconds: list = field(default_factory=list)
+    task_seconds: list = field(default_factory=list)   # wall seconds of each task, this run
+    task_cpu: dict = field(default_factory=dict)       # (student, assignment) -> CPU seconds of its autograde
 
     def lines(self):
         """One line per submission that did not get a fresh score, then the totals."""
@@ -558,6 +560,7 @@ def run_jobs(client, course, jobs, files_by_assignment, state, report, retries, 
                 report.graded[student, assignment] = (score, max_score)
                 report.writes[student, assignment] = report.writes.get((student, assignment), 0) + 1
                 report.task_seconds.append(result["seconds"])
+                report.task_cpu[student, assignment] = result.get("cpu_seconds")
                 save_state(state, student, assignment, digest, "graded", score=score, max_score=max_score,
                            seconds=result["seconds"], worker=result["worker"])
             future.release()
