@@ -22,6 +22,7 @@ The kernel itself is started by :class:`cnnlab.course.sandbox.SandboxKernelManag
 import ast
 import os
 import re
+import time
 
 import nbformat
 import numpy as np
@@ -156,6 +157,13 @@ class TrustedExecute(Execute):
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
             return cell, resources
+        started = time.perf_counter()
+        try:
+            return self._preprocess_code_cell(cell, resources, index)
+        finally:
+            self.log.debug("cnnlab: cell %d took %.2f s", index, time.perf_counter() - started)
+
+    def _preprocess_code_cell(self, cell, resources, index):
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if utils.is_grade(cell) and not utils.is_solution(cell) and grade_id in self._tests:
             self._grade(cell, index, grade_id)
