@@ -281,7 +281,8 @@ def _describe_cnnlab_layer(layer):
                 "layers": [_describe_cnnlab_layer(child) for child in layer.layers]}
     if _CNNLAB_CLASSES.get(cls.__name__) is not cls:
         return {"class": cls.__name__, "module": cls.__module__}
-    return {"class": cls.__name__, "training": bool(layer.training), "args": {k: _plain(v) for k, v in _cnnlab_args(layer).items()},
+    args = {k: _plain(v) for k, v in _cnnlab_args(layer).items()}
+    return {"class": cls.__name__, "training": bool(layer.training), "args": args,
             "params": {str(k): np.array(v) for k, v in layer.params.items()}}
 
 
@@ -373,7 +374,8 @@ def _construct_cnnlab(cls, name, args, where):
     what = f"layer {where} ({name})"
     try:
         if name == "Conv2d":
-            return cls(_int(args.get("in_channels"), "in_channels", 1), _int(args.get("out_channels"), "out_channels", 1),
+            return cls(_int(args.get("in_channels"), "in_channels", 1),
+                       _int(args.get("out_channels"), "out_channels", 1),
                        _ints(args.get("kernel_size"), "kernel_size", 1), stride=_ints(args.get("stride"), "stride", 1),
                        padding=_ints(args.get("padding"), "padding", 0),
                        dilation=_ints(args.get("dilation"), "dilation", 1), bias=_bool(args.get("bias"), "bias"),
@@ -759,7 +761,8 @@ class _TorchBuilder:
                 _malformed(f"{what}: approximate must be 'none' or 'tanh'")
             return nn.GELU(approximate=approximate)
         if op == "hardtanh":
-            return nn.Hardtanh(_float(args.get("min_val", -1.0), "min_val"), _float(args.get("max_val", 1.0), "max_val"))
+            return nn.Hardtanh(_float(args.get("min_val", -1.0), "min_val"),
+                               _float(args.get("max_val", 1.0), "max_val"))
         if op == "softplus":
             return nn.Softplus(_float(args.get("beta", 1.0), "beta"), _float(args.get("threshold", 20.0), "threshold"))
         plain = {"relu": nn.ReLU, "relu6": nn.ReLU6, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "silu": nn.SiLU,
