@@ -116,8 +116,13 @@ def integer_result(expected):
     want = np.asarray(expected, dtype=float)
 
     def matches(received):
-        return (isinstance(received, np.ndarray) and received.shape == want.shape
-                and np.issubdtype(received.dtype, np.integer) and not np.array_equal(received, want))
+        # reproduced exactly: the right values stored into an array of the student's integer dtype
+        if not (isinstance(received, np.ndarray) and received.shape == want.shape
+                and np.issubdtype(received.dtype, np.integer)):
+            return False
+        with np.errstate(invalid="ignore"):
+            stored = want.astype(received.dtype)
+        return np.array_equal(received, stored) and not np.array_equal(received, want)
     return Suspect("integer truncation", "your result array has an integer dtype, so fractions (and, "
                    "for uint8, negative values) are lost when you store into it. Start from a float "
                    "array: np.zeros(shape) or np.asarray(x, dtype=float)", matches)
