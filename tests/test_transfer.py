@@ -323,3 +323,16 @@ def test_transfer_needs_only_numpy_cnnlab_nn_and_torch():
         elif isinstance(node, ast.ImportFrom):
             imported |= {f"{node.module}.{alias.name}" for alias in node.names}
     assert imported <= {"math", "sys", "numpy", "cnnlab.nn", "torch", "torch.overrides.TorchFunctionMode"}, imported
+
+
+def test_oversized_descriptions_are_refused(monkeypatch):
+    probe = T.make_probe(6)
+    numpy_description = T.describe(numpy_solution(), probe)
+    torch_description = T.describe(torch_solution(), probe)
+    monkeypatch.setattr(T, "MAX_VALUES", 5_000)   # both networks have more parameter values than this
+    for description in (numpy_description, torch_description):
+        with pytest.raises(AssertionError, match="more than (the )?5,000"):
+            T.rebuild(description, probe)
+    monkeypatch.setattr(T, "MAX_OPS", 4)
+    with pytest.raises(AssertionError, match="at most 4 operations"):
+        T.rebuild(T.describe(torch_solution(), probe), probe)

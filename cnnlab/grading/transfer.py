@@ -323,7 +323,7 @@ def _rebuild_cnnlab(description):
     entry = description.get("model")
     if not isinstance(entry, dict) or entry.get("class") != "Sequential":
         _malformed("a cnnlab model must be a Sequential")
-    counter = [0]
+    counter = {"layers": 0, "values": 0}
     model = _rebuild_cnnlab_layer(entry, "", counter)
     if entry.get("single_layer") is True:
         return model.layers[0]
@@ -331,8 +331,8 @@ def _rebuild_cnnlab(description):
 
 
 def _rebuild_cnnlab_layer(entry, where, counter):
-    counter[0] += 1
-    if counter[0] > MAX_OPS:
+    counter["layers"] += 1
+    if counter["layers"] > MAX_OPS:
         _malformed(f"more than {MAX_OPS} layers")
     if not isinstance(entry, dict):
         _malformed(f"layer {where} is not a dict")
@@ -360,6 +360,9 @@ def _rebuild_cnnlab_layer(entry, where, counter):
     for key, value in params.items():
         layer.params[key] = _array(value, f"layer {where} {key}")
         layer.grads[key] = np.zeros_like(layer.params[key])
+        counter["values"] += value.size
+        if counter["values"] > MAX_VALUES:
+            _malformed(f"more than {MAX_VALUES:,} parameter values")
     layer.training = _bool(entry.get("training", True), "training")
     return layer
 
