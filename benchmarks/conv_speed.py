@@ -30,8 +30,12 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads (default 1)")
     parser.add_argument("--repeats", type=int, default=15, help="best of this many runs (default 15)")
-    parser.add_argument("--clock", choices=("cpu", "wall"), default=None,
-                        help="cpu: process CPU time (default with 1 thread); wall: wall clock (default otherwise)")
+    parser.add_argument(
+        "--clock",
+        choices=("cpu", "wall"),
+        default=None,
+        help="cpu: process CPU time (default with 1 thread); wall: wall clock (default otherwise)",
+    )
     parser.add_argument("--naive", action="store_true", help="also time the naive loops on one sample")
     parser.add_argument("--batch", type=int, default=64)
     return parser.parse_args()
@@ -123,7 +127,8 @@ def pool_case(dtype, mode, channels, size, k, s, p):
     x = rng.standard_normal((n, channels, size, size)).astype(dtype)
     pool, pool_backward, torch_pool, layer_class = {
         "max": (F.max_pool2d, F.max_pool2d_backward, TF.max_pool2d, nn.MaxPool2d),
-        "avg": (F.avg_pool2d, F.avg_pool2d_backward, TF.avg_pool2d, nn.AvgPool2d)}[mode]
+        "avg": (F.avg_pool2d, F.avg_pool2d_backward, TF.avg_pool2d, nn.AvgPool2d),
+    }[mode]
     layer = layer_class(k, s, p)
     dout = rng.standard_normal(layer.output_shape(x.shape)).astype(dtype)
 
@@ -147,8 +152,9 @@ def pool_case(dtype, mode, channels, size, k, s, p):
 
 def main():
     rows = []
-    cases = ([(label, conv_case, args) for label, *args in CONV_LAYERS]
-             + [(label, pool_case, args) for label, *args in POOL_LAYERS])
+    cases = [(label, conv_case, args) for label, *args in CONV_LAYERS] + [
+        (label, pool_case, args) for label, *args in POOL_LAYERS
+    ]
     for dtype in (np.float32, np.float64):
         for label, make, args in cases:
             functional_step, layer_step, torch_step, naive_step = make(dtype, *args)
@@ -157,28 +163,41 @@ def main():
             if ARGS.naive and naive_step is not None:
                 t_naive = best_times([naive_step], 1)[0] * ARGS.batch
             rows.append((np.dtype(dtype).name, label, t_f, t_layer, t_torch, t_naive))
-            print(f"  {np.dtype(dtype).name} {label}: functional {t_f * 1e3:.1f} ms, nn {t_layer * 1e3:.1f} ms, "
-                  f"torch {t_torch * 1e3:.1f} ms", file=sys.stderr, flush=True)
+            print(
+                f"  {np.dtype(dtype).name} {label}: functional {t_f * 1e3:.1f} ms, nn {t_layer * 1e3:.1f} ms, "
+                f"torch {t_torch * 1e3:.1f} ms",
+                file=sys.stderr,
+                flush=True,
+            )
 
-    clock_name = "process CPU time" if (ARGS.clock == "cpu" or (ARGS.clock is None and ARGS.threads == 1)) \
-        else "wall clock"
-    print(f"forward + backward, batch N={ARGS.batch}, {ARGS.threads} thread(s) for NumPy's BLAS and torch; "
-          f"best of {ARGS.repeats} interleaved runs, {clock_name}; load average {os.getloadavg()[0]:.1f}")
-    header = (f"{'dtype':8} {'layer':26} {'functional':>11} {'nn layer':>10} {'torch':>10} "
-              f"{'func/torch':>11} {'nn/torch':>9}" + (f" {'naive/nn':>9}" if ARGS.naive else ""))
+    clock_name = (
+        "process CPU time" if (ARGS.clock == "cpu" or (ARGS.clock is None and ARGS.threads == 1)) else "wall clock"
+    )
+    print(
+        f"forward + backward, batch N={ARGS.batch}, {ARGS.threads} thread(s) for NumPy's BLAS and torch; "
+        f"best of {ARGS.repeats} interleaved runs, {clock_name}; load average {os.getloadavg()[0]:.1f}"
+    )
+    header = (
+        f"{'dtype':8} {'layer':26} {'functional':>11} {'nn layer':>10} {'torch':>10} "
+        f"{'func/torch':>11} {'nn/torch':>9}" + (f" {'naive/nn':>9}" if ARGS.naive else "")
+    )
     print(header)
     print("-" * len(header))
     for dtype, label, t_f, t_layer, t_torch, t_naive in rows:
-        line = (f"{dtype:8} {label:26} {t_f * 1e3:9.2f}ms {t_layer * 1e3:8.2f}ms {t_torch * 1e3:8.2f}ms "
-                f"{t_f / t_torch:11.2f} {t_layer / t_torch:9.2f}")
+        line = (
+            f"{dtype:8} {label:26} {t_f * 1e3:9.2f}ms {t_layer * 1e3:8.2f}ms {t_torch * 1e3:8.2f}ms "
+            f"{t_f / t_torch:11.2f} {t_layer / t_torch:9.2f}"
+        )
         if ARGS.naive:
             line += f" {t_naive / t_layer:9.0f}" if t_naive else f" {'':>9}"
         print(line)
     worst_f = max(rows, key=lambda r: r[2] / r[4])
     worst_layer = max(rows, key=lambda r: r[3] / r[4])
-    print(f"summary ({ARGS.threads} thread(s)): NumPy / torch time, worst layer: functional "
-          f"{worst_f[2] / worst_f[4]:.2f}x ({worst_f[0]} {worst_f[1]}), nn layer "
-          f"{worst_layer[3] / worst_layer[4]:.2f}x ({worst_layer[0]} {worst_layer[1]}); goal <= 1.5x")
+    print(
+        f"summary ({ARGS.threads} thread(s)): NumPy / torch time, worst layer: functional "
+        f"{worst_f[2] / worst_f[4]:.2f}x ({worst_f[0]} {worst_f[1]}), nn layer "
+        f"{worst_layer[3] / worst_layer[4]:.2f}x ({worst_layer[0]} {worst_layer[1]}); goal <= 1.5x"
+    )
 
 
 if __name__ == "__main__":

@@ -19,18 +19,14 @@ def as_array(x, name, ndim=None, dtype=None, finite=True):
     """
     arr = np.asarray(x)
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(
-            f"{name} must hold numbers (int or float), got dtype {arr.dtype}"
-        )
+        raise TypeError(f"{name} must hold numbers (int or float), got dtype {arr.dtype}")
     if np.iscomplexobj(arr):
         raise TypeError(f"{name} must be real-valued, got dtype {arr.dtype}")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if arr.ndim not in allowed:
             need = " or ".join(f"{d}-D" for d in allowed)
-            raise ValueError(
-                f"{name} must be {need}, got a {arr.ndim}-D array of shape {arr.shape}"
-            )
+            raise ValueError(f"{name} must be {need}, got a {arr.ndim}-D array of shape {arr.shape}")
     if dtype is None:
         dtype = np.float32 if arr.dtype == np.float32 else np.float64
     arr = arr.astype(dtype, copy=False)

@@ -97,7 +97,9 @@ def parse_idx(data, source="<bytes>"):
     if len(data) < 4:
         raise ValueError(f"{source}: too short to be an IDX file ({len(data)} bytes, need a 4-byte header)")
     if data[0] != 0 or data[1] != 0:
-        raise ValueError(f"{source}: not an IDX file (first two bytes are {data[0]:#04x} {data[1]:#04x}, need 0x00 0x00)")
+        raise ValueError(
+            f"{source}: not an IDX file (first two bytes are {data[0]:#04x} {data[1]:#04x}, need 0x00 0x00)"
+        )
     type_code, ndim = data[2], data[3]
     if type_code not in _IDX_DTYPES:
         raise ValueError(f"{source}: unknown IDX element type {type_code:#04x}")
@@ -132,11 +134,15 @@ def read_idx(path, magic=None):
     except (EOFError, gzip.BadGzipFile, OSError) as error:
         if isinstance(error, FileNotFoundError):
             raise
-        raise ValueError(f"{path}: cannot decompress ({error}); the file is corrupt or truncated, delete it and download again") from error
+        raise ValueError(
+            f"{path}: cannot decompress ({error}); the file is corrupt or truncated, delete it and download again"
+        ) from error
     if magic is not None and len(data) >= 4:
         found = int.from_bytes(data[:4], "big")
         if found != magic:
-            raise ValueError(f"{path}: bad magic number {found}, need {magic} ({'images' if magic == IMAGES_MAGIC else 'labels'})")
+            raise ValueError(
+                f"{path}: bad magic number {found}, need {magic} ({'images' if magic == IMAGES_MAGIC else 'labels'})"
+            )
     return parse_idx(data, source=str(path))
 
 
@@ -206,8 +212,13 @@ def _fetch(url, dest, desc=None):
 
     with urlopen(url, timeout=30) as response:
         total = response.headers.get("Content-Length") if hasattr(response, "headers") else None
-        with tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
-                  desc=desc or url.rsplit("/", 1)[-1], leave=False) as bar:
+        with tqdm(
+            total=int(total) if total else None,
+            unit="B",
+            unit_scale=True,
+            desc=desc or url.rsplit("/", 1)[-1],
+            leave=False,
+        ) as bar:
             while True:
                 chunk = response.read(1 << 16)
                 if not chunk:
@@ -313,8 +324,8 @@ def normalize_images(images, mean=MEAN, std=STD, dtype=np.float32):
     images = np.asarray(images)
     if images.ndim != 3:
         raise ValueError(f"images must be 3-D (N, H, W), got a {images.ndim}-D array of shape {images.shape}")
-    x = images.astype(dtype) / 255.0      # [0, 255] -> [0, 1]
-    x = (x - mean) / std                  # zero mean, unit variance over the training set
+    x = images.astype(dtype) / 255.0  # [0, 255] -> [0, 1]
+    x = (x - mean) / std  # zero mean, unit variance over the training set
     return x[:, None, :, :].astype(dtype, copy=False)
 
 
@@ -352,5 +363,5 @@ def batches(x, y, batch_size, shuffle=True, seed=0):
     n = len(x)
     order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
     for start in range(0, n, batch_size):
-        index = order[start:start + batch_size]
+        index = order[start : start + batch_size]
         yield x[index], y[index]

@@ -62,7 +62,8 @@ def numerical_gradient(f, x, eps=1e-6):
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         raise TypeError(
             f"x must be a float numpy array (it is changed in place), got {type(x).__name__}"
-            + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else ""))
+            + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else "")
+        )
     if not eps > 0:
         raise ValueError(f"eps must be > 0, got {eps}")
     grad = np.zeros_like(x, dtype=np.float64)
@@ -97,6 +98,7 @@ def _frozen_randomness(layer):
     def rewind():
         for rng, state in zip(generators, states):
             rng.bit_generator.state = state
+
     return rewind
 
 
@@ -107,7 +109,8 @@ def _check_float64(layer, x):
         if p.dtype != np.float64:
             raise TypeError(
                 f"gradient checking needs float64 parameters, got {name} of dtype {p.dtype}; "
-                "create the layer with dtype=np.float64")
+                "create the layer with dtype=np.float64"
+            )
 
 
 def _compare(analytic, x, params, scalar, eps):

@@ -61,27 +61,35 @@ def torch_from_spec(spec, in_channels):
     for layer in spec:
         kind = layer["type"]
         if kind == "conv":
-            module = nn.Conv2d(channels, layer["out_channels"], kernel_size=layer["kernel_size"],
-                               stride=layer.get("stride", 1), padding=layer.get("padding", 0),
-                               dilation=layer.get("dilation", 1), groups=layer.get("groups", 1),
-                               bias=layer.get("bias", True))
+            module = nn.Conv2d(
+                channels,
+                layer["out_channels"],
+                kernel_size=layer["kernel_size"],
+                stride=layer.get("stride", 1),
+                padding=layer.get("padding", 0),
+                dilation=layer.get("dilation", 1),
+                groups=layer.get("groups", 1),
+                bias=layer.get("bias", True),
+            )
             channels = layer["out_channels"]
         elif kind == "batchnorm":
             module = nn.BatchNorm2d(channels)
         elif kind in ("maxpool", "avgpool"):
             pool = nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d
-            module = pool(kernel_size=layer["kernel_size"], stride=layer.get("stride"),
-                          padding=layer.get("padding", 0))
+            module = pool(kernel_size=layer["kernel_size"], stride=layer.get("stride"), padding=layer.get("padding", 0))
         elif kind == "adaptive_avgpool":
             module = nn.AdaptiveAvgPool2d(layer["output_size"])
         elif kind == "lrn":
-            module = nn.LocalResponseNorm(size=layer["size"], alpha=layer["alpha"], beta=layer["beta"],
-                                          k=layer["k"])
+            module = nn.LocalResponseNorm(size=layer["size"], alpha=layer["alpha"], beta=layer["beta"], k=layer["k"])
         elif kind == "linear":
             module = nn.Linear(layer["in_features"], layer["out_features"], bias=layer.get("bias", True))
         else:
-            module = {"relu": lambda: nn.ReLU(inplace=True), "tanh": nn.Tanh, "flatten": nn.Flatten,
-                      "dropout": lambda: nn.Dropout(p=layer.get("p", 0.5))}[kind]()
+            module = {
+                "relu": lambda: nn.ReLU(inplace=True),
+                "tanh": nn.Tanh,
+                "flatten": nn.Flatten,
+                "dropout": lambda: nn.Dropout(p=layer.get("p", 0.5)),
+            }[kind]()
         children.append((layer["name"], module))
     return nn.Sequential(OrderedDict(children))
 
@@ -99,13 +107,25 @@ def numpy_from_spec(spec, seed=0, dtype=np.float32):
     for layer in spec:
         kind = layer["type"]
         if kind == "conv":
-            layers.append(nn.Conv2d(layer["in_channels"], layer["out_channels"], layer["kernel_size"],
-                                    stride=layer.get("stride", 1), padding=layer.get("padding", 0),
-                                    dilation=layer.get("dilation", 1), bias=layer.get("bias", True),
-                                    seed=seed, dtype=dtype))
+            layers.append(
+                nn.Conv2d(
+                    layer["in_channels"],
+                    layer["out_channels"],
+                    layer["kernel_size"],
+                    stride=layer.get("stride", 1),
+                    padding=layer.get("padding", 0),
+                    dilation=layer.get("dilation", 1),
+                    bias=layer.get("bias", True),
+                    seed=seed,
+                    dtype=dtype,
+                )
+            )
         elif kind == "linear":
-            layers.append(nn.Linear(layer["in_features"], layer["out_features"],
-                                    bias=layer.get("bias", True), seed=seed, dtype=dtype))
+            layers.append(
+                nn.Linear(
+                    layer["in_features"], layer["out_features"], bias=layer.get("bias", True), seed=seed, dtype=dtype
+                )
+            )
         elif kind in ("maxpool", "avgpool"):
             pool = nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d
             layers.append(pool(layer["kernel_size"], layer.get("stride"), layer.get("padding", 0)))
@@ -263,8 +283,9 @@ def vgg16_spec(num_classes=1000):
     spec = []
     for block, n_convs, channels in VGG16_BLOCKS:
         for i in range(1, n_convs + 1):
-            spec.append({"type": "conv", "name": f"conv{block}_{i}", "out_channels": channels,
-                         "kernel_size": 3, "padding": 1})
+            spec.append(
+                {"type": "conv", "name": f"conv{block}_{i}", "out_channels": channels, "kernel_size": 3, "padding": 1}
+            )
             spec.append({"type": "relu", "name": f"relu{block}_{i}"})
         spec.append({"type": "maxpool", "name": f"pool{block}", "kernel_size": 2, "stride": 2})
     spec += [
@@ -282,8 +303,7 @@ def vgg16_spec(num_classes=1000):
 def _check_lenet_input(input_size):
     input_size = check_int(input_size, "input_size")
     if input_size not in (28, 32):
-        raise ValueError(f"input_size must be 32 (the paper's 1x32x32) or 28 (MNIST, padded by 2), "
-                         f"got {input_size!r}")
+        raise ValueError(f"input_size must be 32 (the paper's 1x32x32) or 28 (MNIST, padded by 2), got {input_size!r}")
     return 2 if input_size == 28 else 0
 
 
@@ -347,8 +367,15 @@ def lenet5_spec(num_classes=10, input_size=32):
 def _conv_bn_relu(name, in_channels, out_channels, kernel_size):
     """conv (no bias: the batch norm has its own) + batch norm + relu, named ``conv{name}`` ..."""
     return [
-        {"type": "conv", "name": f"conv{name}", "in_channels": in_channels, "out_channels": out_channels,
-         "kernel_size": kernel_size, "padding": kernel_size // 2, "bias": False},
+        {
+            "type": "conv",
+            "name": f"conv{name}",
+            "in_channels": in_channels,
+            "out_channels": out_channels,
+            "kernel_size": kernel_size,
+            "padding": kernel_size // 2,
+            "bias": False,
+        },
         {"type": "batchnorm", "name": f"bn{name}", "num_features": out_channels},
         {"type": "relu", "name": f"relu{name}"},
     ]

@@ -41,6 +41,7 @@ ParamRef = namedtuple("ParamRef", ["layer", "name", "param", "grad"])
 # Weight initialisation
 # --------------------------------------------------------------------------
 
+
 def fan_in_and_fan_out(shape):
     """Return ``(fan_in, fan_out)`` of a weight of ``shape``.
 
@@ -52,8 +53,7 @@ def fan_in_and_fan_out(shape):
     """
     shape = tuple(shape)
     if len(shape) < 2:
-        raise ValueError(
-            f"a weight shape needs at least 2 dimensions (out, in, ...), got {shape}")
+        raise ValueError(f"a weight shape needs at least 2 dimensions (out, in, ...), got {shape}")
     receptive_field = int(np.prod(shape[2:]))  # KH * KW, or 1 for a linear layer
     return shape[1] * receptive_field, shape[0] * receptive_field
 
@@ -100,6 +100,7 @@ def _init_weight(shape, init, seed, dtype):
 # Base class
 # --------------------------------------------------------------------------
 
+
 class Layer:
     """What every layer has: ``params``, ``grads``, a mode, and shape checks."""
 
@@ -107,7 +108,7 @@ class Layer:
         self.params = {}
         self.grads = {}
         self.training = True
-        self._cache = None      # set by forward, read by backward
+        self._cache = None  # set by forward, read by backward
         self._out_shape = None  # the shape dout must have
 
     def __call__(self, x):
@@ -150,25 +151,26 @@ class Layer:
         if self._cache is None:
             raise RuntimeError(
                 f"{self!r}: backward() was called before forward(); "
-                "run forward(x) first so the layer can cache what backward needs")
+                "run forward(x) first so the layer can cache what backward needs"
+            )
         dout = as_array(dout, "dout", dtype=dtype)
         if dout.shape != self._out_shape:
             raise ValueError(
                 f"{self!r}: dout has shape {dout.shape} but forward produced an output "
-                f"of shape {self._out_shape}; dout = dL/dout must have the output's shape")
+                f"of shape {self._out_shape}; dout = dL/dout must have the output's shape"
+            )
         return dout
 
 
 def _check_4d(layer, x):
     if np.ndim(x) != 4:
-        raise ValueError(
-            f"{layer!r} needs x of shape (N, C, H, W), got a {np.ndim(x)}-D array "
-            f"of shape {np.shape(x)}")
+        raise ValueError(f"{layer!r} needs x of shape (N, C, H, W), got a {np.ndim(x)}-D array of shape {np.shape(x)}")
 
 
 # --------------------------------------------------------------------------
 # Layers
 # --------------------------------------------------------------------------
+
 
 class Conv2d(Layer):
     """2-D convolution (cross-correlation) layer, like ``torch.nn.Conv2d``.
@@ -186,8 +188,19 @@ class Conv2d(Layer):
     ``(h, w)`` pairs.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, bias=True, init="he", seed=None, dtype=np.float64):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        bias=True,
+        init="he",
+        seed=None,
+        dtype=np.float64,
+    ):
         super().__init__()
         self.in_channels = check_int(in_channels, "in_channels", minimum=1)
         self.out_channels = check_int(out_channels, "out_channels", minimum=1)
@@ -203,8 +216,7 @@ class Conv2d(Layer):
         self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
 
     def __repr__(self):
-        text = (f"Conv2d({self.in_channels}, {self.out_channels}, "
-                f"kernel_size={self.kernel_size}, stride={self.stride}")
+        text = f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0, 0):
             text += f", padding={self.padding}"
         if self.dilation != (1, 1):
@@ -215,16 +227,24 @@ class Conv2d(Layer):
 
     def spec(self):
         """``{"type": "conv", ...}`` with this layer's sizes, for :func:`cnnlab.summary.layer_table`."""
-        return {"type": "conv", "in_channels": self.in_channels, "out_channels": self.out_channels,
-                "kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
-                "dilation": self.dilation, "bias": "bias" in self.params}
+        return {
+            "type": "conv",
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": self.kernel_size,
+            "stride": self.stride,
+            "padding": self.padding,
+            "dilation": self.dilation,
+            "bias": "bias" in self.params,
+        }
 
     def _check_channels(self, channels, shape):
         if channels != self.in_channels:
             raise ValueError(
                 f"{self!r} expects in_channels={self.in_channels}, but the input has "
                 f"C={channels} channels (shape {shape}); check in_channels or the "
-                "layer before it")
+                "layer before it"
+            )
 
     def output_shape(self, input_shape):
         """``(N, C_in, H, W)`` -> ``(N, C_out, H_out, W_out)``."""
@@ -232,10 +252,12 @@ class Conv2d(Layer):
         if len(input_shape) != 4:
             raise ValueError(f"{self!r} needs an input shape (N, C, H, W), got {input_shape}")
         self._check_channels(input_shape[1], input_shape)
-        h_out = F.conv_output_size(input_shape[2], self.kernel_size[0], self.stride[0],
-                                   self.padding[0], self.dilation[0])
-        w_out = F.conv_output_size(input_shape[3], self.kernel_size[1], self.stride[1],
-                                   self.padding[1], self.dilation[1])
+        h_out = F.conv_output_size(
+            input_shape[2], self.kernel_size[0], self.stride[0], self.padding[0], self.dilation[0]
+        )
+        w_out = F.conv_output_size(
+            input_shape[3], self.kernel_size[1], self.stride[1], self.padding[1], self.dilation[1]
+        )
         return (input_shape[0], self.out_channels, h_out, w_out)
 
     def forward(self, x):
@@ -255,8 +277,9 @@ class Conv2d(Layer):
         """dout ``(N, C_out, H_out, W_out)`` -> dx ``(N, C_in, H, W)``; fills ``grads``."""
         dout = self._check_backward(dout, self.dtype)
         x_shape, cols = self._cache
-        dx, dweight, dbias = conv2d_backward_columns(dout, cols, x_shape, self.params["weight"],
-                                                     self.stride, self.padding, self.dilation)
+        dx, dweight, dbias = conv2d_backward_columns(
+            dout, cols, x_shape, self.params["weight"], self.stride, self.padding, self.dilation
+        )
         self.grads["weight"][...] = dweight
         if "bias" in self.grads:
             self.grads["bias"][...] = dbias
@@ -274,22 +297,27 @@ class _Pool2d(Layer):
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
-        self._pairs()               # check the arguments now, not at the first forward
+        self._pairs()  # check the arguments now, not at the first forward
 
     def __repr__(self):
-        return (f"{type(self).__name__}(kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding})")
+        return f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding})"
 
     def spec(self):
         """``{"type": "maxpool" or "avgpool", ...}`` for :func:`cnnlab.summary.layer_table`."""
-        return {"type": type(self).__name__[:3].lower() + "pool", "kernel_size": self.kernel_size,
-                "stride": self.stride, "padding": self.padding}
+        return {
+            "type": type(self).__name__[:3].lower() + "pool",
+            "kernel_size": self.kernel_size,
+            "stride": self.stride,
+            "padding": self.padding,
+        }
 
     def _pairs(self):
         """``(kernel, stride, padding)`` as checked ``(h, w)`` pairs."""
-        return (as_pair(self.kernel_size, "kernel_size", minimum=1),
-                as_pair(self.stride, "stride", minimum=1),
-                as_pair(self.padding, "padding", minimum=0))
+        return (
+            as_pair(self.kernel_size, "kernel_size", minimum=1),
+            as_pair(self.stride, "stride", minimum=1),
+            as_pair(self.padding, "padding", minimum=0),
+        )
 
     def output_shape(self, input_shape):
         """``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
@@ -297,8 +325,9 @@ class _Pool2d(Layer):
         if len(input_shape) != 4:
             raise ValueError(f"{self!r} needs an input shape (N, C, H, W), got {input_shape}")
         kernel, stride, padding = self._pairs()
-        return input_shape[:2] + tuple(F.pool_output_size(size, k, s, p)
-                                       for size, k, s, p in zip(input_shape[2:], kernel, stride, padding))
+        return input_shape[:2] + tuple(
+            F.pool_output_size(size, k, s, p) for size, k, s, p in zip(input_shape[2:], kernel, stride, padding)
+        )
 
     def forward(self, x):
         """x ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
@@ -389,8 +418,8 @@ class Flatten(Layer):
         x = as_array(x, "x")
         if x.ndim < 2:
             raise ValueError(
-                f"Flatten needs x of shape (N, ...) with a batch axis, got a {x.ndim}-D "
-                f"array of shape {x.shape}")
+                f"Flatten needs x of shape (N, ...) with a batch axis, got a {x.ndim}-D array of shape {x.shape}"
+            )
         return self._remember(x.shape, x.reshape(x.shape[0], -1))
 
     def backward(self, dout):
@@ -410,8 +439,7 @@ class Linear(Layer):
     (absent when ``bias=False``).
     """
 
-    def __init__(self, in_features, out_features, bias=True, init="he", seed=None,
-                 dtype=np.float64):
+    def __init__(self, in_features, out_features, bias=True, init="he", seed=None, dtype=np.float64):
         super().__init__()
         self.in_features = check_int(in_features, "in_features", minimum=1)
         self.out_features = check_int(out_features, "out_features", minimum=1)
@@ -423,24 +451,29 @@ class Linear(Layer):
         self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
 
     def __repr__(self):
-        return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={'bias' in self.params})")
+        return f"Linear(in_features={self.in_features}, out_features={self.out_features}, bias={'bias' in self.params})"
 
     def spec(self):
         """``{"type": "linear", ...}`` for :func:`cnnlab.summary.layer_table`."""
-        return {"type": "linear", "in_features": self.in_features, "out_features": self.out_features,
-                "bias": "bias" in self.params}
+        return {
+            "type": "linear",
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "bias": "bias" in self.params,
+        }
 
     def _check_input_shape(self, shape):
         if len(shape) != 2:
             raise ValueError(
                 f"{self!r} needs x of shape (N, {self.in_features}), got a {len(shape)}-D "
-                f"input of shape {shape}; did you forget a Flatten() layer before it?")
+                f"input of shape {shape}; did you forget a Flatten() layer before it?"
+            )
         if shape[1] != self.in_features:
             raise ValueError(
                 f"{self!r} expects in_features={self.in_features}, but x has "
                 f"{shape[1]} features (shape {shape}); set in_features={shape[1]} or fix "
-                "the layers before it (did you forget Flatten, or miscount a pooling step?)")
+                "the layers before it (did you forget Flatten, or miscount a pooling step?)"
+            )
 
     def output_shape(self, input_shape):
         """``(N, D_in)`` -> ``(N, D_out)``."""
@@ -487,8 +520,13 @@ class Dropout(Layer):
 
     def __init__(self, p=0.5, seed=None):
         super().__init__()
-        self.p = check_float(p, "p (the drop probability)", minimum=0, below=1,
-                             why="p=1 would drop everything and the 1/(1-p) scaling would divide by zero")
+        self.p = check_float(
+            p,
+            "p (the drop probability)",
+            minimum=0,
+            below=1,
+            why="p=1 would drop everything and the 1/(1-p) scaling would divide by zero",
+        )
         self.rng = np.random.default_rng(seed)
 
     def __repr__(self):
@@ -516,6 +554,7 @@ class Dropout(Layer):
 # --------------------------------------------------------------------------
 # Loss
 # --------------------------------------------------------------------------
+
 
 class SoftmaxCrossEntropy:
     """Softmax followed by the cross-entropy, averaged over the batch.
@@ -556,7 +595,8 @@ class SoftmaxCrossEntropy:
         if np.ndim(logits) != 2:
             raise ValueError(
                 f"SoftmaxCrossEntropy needs logits of shape (N, K), got a {np.ndim(logits)}-D "
-                f"array of shape {np.shape(logits)}; did you forget Flatten/Linear before the loss?")
+                f"array of shape {np.shape(logits)}; did you forget Flatten/Linear before the loss?"
+            )
         logits = as_array(logits, "logits", ndim=2)
         targets = as_labels(targets, "targets", logits.shape[0], logits.shape[1])
         self._cache = (logits, targets)
@@ -565,8 +605,7 @@ class SoftmaxCrossEntropy:
     def backward(self, dout=1.0):
         """-> dlogits ``(N, K)`` = ``dout * dL/dlogits``."""
         if self._cache is None:
-            raise RuntimeError(
-                "SoftmaxCrossEntropy: backward() was called before forward(logits, targets)")
+            raise RuntimeError("SoftmaxCrossEntropy: backward() was called before forward(logits, targets)")
         logits, targets = self._cache
         dlogits = F.cross_entropy_backward(logits, targets)
         if dout != 1.0:
@@ -577,6 +616,7 @@ class SoftmaxCrossEntropy:
 # --------------------------------------------------------------------------
 # Container
 # --------------------------------------------------------------------------
+
 
 class Sequential:
     """Layers applied one after the other, like ``torch.nn.Sequential``.
@@ -596,13 +636,13 @@ class Sequential:
             if not (hasattr(layer, "forward") and hasattr(layer, "backward")):
                 raise TypeError(
                     f"Sequential layer {i} must have forward and backward methods, got "
-                    f"{layer!r} ({type(layer).__name__})")
+                    f"{layer!r} ({type(layer).__name__})"
+                )
         self.layers = list(layers)
         self.training = True
 
     def __repr__(self):
-        lines = [f"  ({i}): " + repr(layer).replace("\n", "\n  ")
-                 for i, layer in enumerate(self.layers)]
+        lines = [f"  ({i}): " + repr(layer).replace("\n", "\n  ") for i, layer in enumerate(self.layers)]
         return "Sequential(\n" + "\n".join(lines) + "\n)" if lines else "Sequential()"
 
     def __len__(self):
@@ -640,14 +680,12 @@ class Sequential:
     @property
     def params(self):
         """Flat dict ``{"<index>.<name>": array}`` of every layer's parameters."""
-        return {f"{i}.{name}": p for i, layer in enumerate(self.layers)
-                for name, p in layer.params.items()}
+        return {f"{i}.{name}": p for i, layer in enumerate(self.layers) for name, p in layer.params.items()}
 
     @property
     def grads(self):
         """Flat dict ``{"<index>.<name>": array}`` of every layer's gradients."""
-        return {f"{i}.{name}": g for i, layer in enumerate(self.layers)
-                for name, g in layer.grads.items()}
+        return {f"{i}.{name}": g for i, layer in enumerate(self.layers) for name, g in layer.grads.items()}
 
     def parameters(self):
         """Yield :data:`ParamRef` ``(layer, name, param, grad)`` for every trainable array."""

@@ -37,17 +37,23 @@ class SGD:
     velocities are in ``self.velocity``, keyed by ``(layer, name)``.
     """
 
-    def __init__(self, model_or_params, lr, momentum=0.0, weight_decay=0.0,
-                 nesterov=False, exclude_bias=False):
+    def __init__(self, model_or_params, lr, momentum=0.0, weight_decay=0.0, nesterov=False, exclude_bias=False):
         self.lr = check_positive_float(lr, "lr")
-        self.momentum = check_float(momentum, "momentum", minimum=0, below=1,
-                                    why="with momentum >= 1 the velocity never forgets old gradients "
-                                        "and grows without bound")
-        self.weight_decay = check_float(weight_decay, "weight_decay", minimum=0,
-                                        why="a negative decay pushes weights away from zero")
+        self.momentum = check_float(
+            momentum,
+            "momentum",
+            minimum=0,
+            below=1,
+            why="with momentum >= 1 the velocity never forgets old gradients and grows without bound",
+        )
+        self.weight_decay = check_float(
+            weight_decay, "weight_decay", minimum=0, why="a negative decay pushes weights away from zero"
+        )
         if nesterov and self.momentum == 0:
-            raise ValueError("nesterov=True needs momentum > 0 (Nesterov looks ahead "
-                             "along the velocity, which is zero without momentum)")
+            raise ValueError(
+                "nesterov=True needs momentum > 0 (Nesterov looks ahead "
+                "along the velocity, which is zero without momentum)"
+            )
         self.nesterov = bool(nesterov)
         self.exclude_bias = bool(exclude_bias)
         self.velocity = {}
@@ -61,25 +67,29 @@ class SGD:
         if not entries:
             raise ValueError(
                 f"SGD got no parameters to optimise from {model_or_params!r}; "
-                "pass a model with trainable layers (Conv2d, Linear)")
+                "pass a model with trainable layers (Conv2d, Linear)"
+            )
 
     def __repr__(self):
-        return (f"SGD(lr={self.lr}, momentum={self.momentum}, "
-                f"weight_decay={self.weight_decay}, nesterov={self.nesterov}, "
-                f"exclude_bias={self.exclude_bias})")
+        return (
+            f"SGD(lr={self.lr}, momentum={self.momentum}, "
+            f"weight_decay={self.weight_decay}, nesterov={self.nesterov}, "
+            f"exclude_bias={self.exclude_bias})"
+        )
 
     def _entries(self):
         entries = list(self._model.parameters()) if self._model is not None else self._fixed
         for entry in entries:
             if len(entry) != 4:
                 raise ValueError(
-                    "each parameter entry must be a (layer, name, param, grad) tuple, "
-                    f"got {len(entry)} items")
+                    f"each parameter entry must be a (layer, name, param, grad) tuple, got {len(entry)} items"
+                )
             layer, name, param, grad = entry
             if getattr(grad, "shape", None) != param.shape:
                 raise ValueError(
                     f"gradient of {layer}.{name} has shape {getattr(grad, 'shape', None)}, "
-                    f"but the parameter has shape {param.shape}")
+                    f"but the parameter has shape {param.shape}"
+                )
         return entries
 
     def step(self):
@@ -92,10 +102,10 @@ class SGD:
                 key = (layer, name)
                 v = self.velocity.get(key)
                 if v is None:
-                    v = d.copy()                      # first step: v = d
+                    v = d.copy()  # first step: v = d
                     self.velocity[key] = v
                 else:
-                    v *= self.momentum                # v = momentum * v + d
+                    v *= self.momentum  # v = momentum * v + d
                     v += d
                 d = d + self.momentum * v if self.nesterov else v
             w -= self.lr * d

@@ -69,8 +69,9 @@ def _as_images(images, name="images"):
 # ------------------------------------------------------------- worked examples
 
 
-def show_matrix(a, ax=None, annotate=True, fmt=None, cmap="Blues", title=None,
-                highlight=None, vmin=None, vmax=None, fontsize=None):
+def show_matrix(
+    a, ax=None, annotate=True, fmt=None, cmap="Blues", title=None, highlight=None, vmin=None, vmax=None, fontsize=None
+):
     """Draw a 1-D or 2-D array as coloured cells with each value written inside.
 
     The workhorse of the worked examples: ``show_matrix(image)``,
@@ -86,8 +87,7 @@ def show_matrix(a, ax=None, annotate=True, fmt=None, cmap="Blues", title=None,
     if a.ndim != 2:
         raise ValueError(f"a must be 1-D or 2-D, got a {a.ndim}-D array of shape {a.shape}")
     if ax is None:
-        fig = Figure(figsize=(max(1.5, 0.5 * a.shape[1] + 0.5), max(1.0, 0.5 * a.shape[0] + 0.5)),
-                     layout="constrained")
+        fig = Figure(figsize=(max(1.5, 0.5 * a.shape[1] + 0.5), max(1.0, 0.5 * a.shape[0] + 0.5)), layout="constrained")
         ax = fig.add_subplot()
     image = ax.imshow(a, cmap=cmap, vmin=vmin, vmax=vmax)
     if annotate:
@@ -95,8 +95,15 @@ def show_matrix(a, ax=None, annotate=True, fmt=None, cmap="Blues", title=None,
             # white text on dark cells, black on light ones (luminance of the cell's colour)
             r, g, b, _ = image.cmap(image.norm(value))
             dark_cell = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
-            ax.text(j, i, _format_number(value, fmt), ha="center", va="center",
-                    color="white" if dark_cell else "black", fontsize=fontsize)
+            ax.text(
+                j,
+                i,
+                _format_number(value, fmt),
+                ha="center",
+                va="center",
+                color="white" if dark_cell else "black",
+                fontsize=fontsize,
+            )
     if highlight is not None:
         row, col, h, w = highlight
         ax.add_patch(Rectangle((col - 0.5, row - 0.5), w, h, fill=False, edgecolor="red", linewidth=2.5))
@@ -108,8 +115,9 @@ def show_matrix(a, ax=None, annotate=True, fmt=None, cmap="Blues", title=None,
     return ax.figure
 
 
-def plot_kernel_and_image(image, kernel, output=None, position=None, titles=("input", "kernel", "output"),
-                          annotate=None, fmt=None):
+def plot_kernel_and_image(
+    image, kernel, output=None, position=None, titles=("input", "kernel", "output"), annotate=None, fmt=None
+):
     """Three panels, ``input * kernel = output``, for a 2-D (or 1-D) cross-correlation.
 
     ``output`` defaults to the ``"valid"`` cross-correlation (no kernel flip,
@@ -125,8 +133,7 @@ def plot_kernel_and_image(image, kernel, output=None, position=None, titles=("in
     if output is None:
         from cnnlab import functional
 
-        output = (functional.correlate2d(image, kernel) if image.ndim == 2
-                  else functional.correlate1d(image, kernel))
+        output = functional.correlate2d(image, kernel) if image.ndim == 2 else functional.correlate1d(image, kernel)
     output = _to_numpy(output, "output").astype(float)
     as2d = [np.atleast_2d(a) for a in (image, kernel, output)]
     if annotate is None:
@@ -140,8 +147,16 @@ def plot_kernel_and_image(image, kernel, output=None, position=None, titles=("in
         i, j = (0, position) if image.ndim == 1 and np.isscalar(position) else position
         window, out_cell = (i, j, kh, kw), (i, j, 1, 1)
     show_matrix(image, ax=axes[0], annotate=annotate, fmt=fmt, cmap="Greys", title=titles[0], highlight=window)
-    show_matrix(kernel, ax=axes[1], annotate=annotate, fmt=fmt, cmap="RdBu_r", title=titles[1],
-                vmin=-np.abs(kernel).max() or None, vmax=np.abs(kernel).max() or None)
+    show_matrix(
+        kernel,
+        ax=axes[1],
+        annotate=annotate,
+        fmt=fmt,
+        cmap="RdBu_r",
+        title=titles[1],
+        vmin=-np.abs(kernel).max() or None,
+        vmax=np.abs(kernel).max() or None,
+    )
     show_matrix(output, ax=axes[2], annotate=annotate, fmt=fmt, cmap="Blues", title=titles[2], highlight=out_cell)
     return fig
 
@@ -218,8 +233,9 @@ def plot_misclassified(images, y_true, y_pred, n=25, ncols=5):
         return fig
     titles = [f"pred {y_pred[k]} (true {y_true[k]})" for k in wrong]
     total = int((y_true != y_pred).sum())
-    return show_image_grid(images[wrong], titles=titles, ncols=ncols,
-                           suptitle=f"{len(wrong)} of {total} misclassified images")
+    return show_image_grid(
+        images[wrong], titles=titles, ncols=ncols, suptitle=f"{len(wrong)} of {total} misclassified images"
+    )
 
 
 def plot_filters(weight, ncols=8, max_filters=64, title="filters"):
@@ -232,7 +248,9 @@ def plot_filters(weight, ncols=8, max_filters=64, title="filters"):
     """
     weight = _to_numpy(weight, "weight").astype(float)
     if weight.ndim != 4:
-        raise ValueError(f"weight must be 4-D (C_out, C_in, KH, KW), got a {weight.ndim}-D array of shape {weight.shape}")
+        raise ValueError(
+            f"weight must be 4-D (C_out, C_in, KH, KW), got a {weight.ndim}-D array of shape {weight.shape}"
+        )
     c_out, c_in = weight.shape[:2]
     if c_in == 1:
         panels = [(f"{o}", weight[o, 0]) for o in range(min(c_out, max_filters))]
@@ -377,8 +395,14 @@ def plot_confusion_matrix(y_true, y_pred, num_classes=None, normalize=False, ax=
         k = len(counts)
         fig = Figure(figsize=(0.55 * k + 1.8, 0.55 * k + 1.2), layout="constrained")
         ax = fig.add_subplot()
-    show_matrix(values, ax=ax, fmt=".2f" if normalize else "d", cmap="Blues", fontsize=8,
-                title=f"confusion matrix (accuracy {accuracy:.2%})")
+    show_matrix(
+        values,
+        ax=ax,
+        fmt=".2f" if normalize else "d",
+        cmap="Blues",
+        fontsize=8,
+        title=f"confusion matrix (accuracy {accuracy:.2%})",
+    )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_yticks(range(len(counts)))

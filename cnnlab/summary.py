@@ -104,8 +104,7 @@ class LayerTable:
     notebook the table shows as HTML.
     """
 
-    columns = ("layer", "kind", "output (CxHxW)", "weights", "biases", "params", "MACs",
-               "activation bytes")
+    columns = ("layer", "kind", "output (CxHxW)", "weights", "biases", "params", "MACs", "activation bytes")
 
     def __init__(self, rows, input_shape):
         self.rows = list(rows)
@@ -144,19 +143,36 @@ class LayerTable:
     def _cells(self):
         """Rows of strings for rendering: header cells, body rows, totals row."""
         body = [
-            [r.name, r.kind, _shape_text(r.output_shape), f"{r.weights:,}", f"{r.biases:,}",
-             f"{r.params:,}", f"{r.macs:,}", f"{r.activation_bytes:,}"]
+            [
+                r.name,
+                r.kind,
+                _shape_text(r.output_shape),
+                f"{r.weights:,}",
+                f"{r.biases:,}",
+                f"{r.params:,}",
+                f"{r.macs:,}",
+                f"{r.activation_bytes:,}",
+            ]
             for r in self.rows
         ]
-        totals = ["total", "", "", f"{self.total_weights:,}", f"{self.total_biases:,}",
-                  f"{self.total_params:,}", f"{self.total_macs:,}",
-                  f"{self.total_activation_bytes:,}"]
+        totals = [
+            "total",
+            "",
+            "",
+            f"{self.total_weights:,}",
+            f"{self.total_biases:,}",
+            f"{self.total_params:,}",
+            f"{self.total_macs:,}",
+            f"{self.total_activation_bytes:,}",
+        ]
         return list(self.columns), body, totals
 
     def _footnote(self):
-        return (f"input {_shape_text(self.input_shape)}; counts are per sample; "
-                f"MACs count convolutions and linear layers, biases excluded; "
-                f"activations at {FLOAT32_BYTES} bytes (float32)")
+        return (
+            f"input {_shape_text(self.input_shape)}; counts are per sample; "
+            f"MACs count convolutions and linear layers, biases excluded; "
+            f"activations at {FLOAT32_BYTES} bytes (float32)"
+        )
 
     def to_text(self):
         """An aligned text table with thousands separators and a totals line."""
@@ -164,8 +180,10 @@ class LayerTable:
         widths = [max(len(row[i]) for row in [header, totals] + body) for i in range(len(header))]
 
         def line(cells):
-            parts = [c.ljust(w) if i < 3 else c.rjust(w)  # text left, numbers right
-                     for i, (c, w) in enumerate(zip(cells, widths))]
+            parts = [
+                c.ljust(w) if i < 3 else c.rjust(w)  # text left, numbers right
+                for i, (c, w) in enumerate(zip(cells, widths))
+            ]
             return "  ".join(parts).rstrip()
 
         rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
@@ -176,8 +194,10 @@ class LayerTable:
         return self.to_text()
 
     def __repr__(self):
-        return (f"<LayerTable: {len(self.rows)} layers, {self.total_params:,} params, "
-                f"{self.total_macs:,} MACs for input {_shape_text(self.input_shape)}>")
+        return (
+            f"<LayerTable: {len(self.rows)} layers, {self.total_params:,} params, "
+            f"{self.total_macs:,} MACs for input {_shape_text(self.input_shape)}>"
+        )
 
     def _repr_html_(self):
         header, body, totals = self._cells()
@@ -187,8 +207,7 @@ class LayerTable:
             return f'<{tag} style="text-align:{align}">{html.escape(text)}</{tag}>'
 
         head = "".join(cell("th", c, i) for i, c in enumerate(header))
-        rows = "\n".join("<tr>" + "".join(cell("td", c, i) for i, c in enumerate(r)) + "</tr>"
-                         for r in body)
+        rows = "\n".join("<tr>" + "".join(cell("td", c, i) for i, c in enumerate(r)) + "</tr>" for r in body)
         foot = "".join(cell("th", c, i) for i, c in enumerate(totals))
         return (
             '<table class="cnnlab-layer-table">\n'
@@ -240,8 +259,10 @@ def layer_table(model, input_shape):
     import torch
 
     if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module or a list of layer specs (or a cnnlab.nn "
-                        f"model), got {type(model).__name__}")
+        raise TypeError(
+            f"model must be a torch.nn.Module or a list of layer specs (or a cnnlab.nn "
+            f"model), got {type(model).__name__}"
+        )
     return LayerTable(_torch_rows(model, shape, batch), shape)
 
 
@@ -258,8 +279,7 @@ def numpy_spec(model):
 
 # allowed keys per canonical type, and the names students may use for each type
 _SPEC_KEYS = {
-    "conv": {"out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias",
-             "in_channels"},
+    "conv": {"out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias", "in_channels"},
     "maxpool": {"kernel_size", "stride", "padding", "dilation", "ceil_mode"},
     "avgpool": {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"},
     "adaptive_avgpool": {"output_size"},
@@ -276,10 +296,20 @@ _SPEC_KEYS = {
     "dropout": {"p", "inplace"},
     "identity": set(),
 }
-_ALIASES = {"conv2d": "conv", "maxpool2d": "maxpool", "max_pool": "maxpool",
-            "avgpool2d": "avgpool", "avg_pool": "avgpool", "fc": "linear", "dense": "linear",
-            "bn": "batchnorm", "batchnorm2d": "batchnorm", "norm": "lrn",
-            "adaptiveavgpool2d": "adaptive_avgpool", "adaptivemaxpool2d": "adaptive_maxpool"}
+_ALIASES = {
+    "conv2d": "conv",
+    "maxpool2d": "maxpool",
+    "max_pool": "maxpool",
+    "avgpool2d": "avgpool",
+    "avg_pool": "avgpool",
+    "fc": "linear",
+    "dense": "linear",
+    "bn": "batchnorm",
+    "batchnorm2d": "batchnorm",
+    "norm": "lrn",
+    "adaptiveavgpool2d": "adaptive_avgpool",
+    "adaptivemaxpool2d": "adaptive_maxpool",
+}
 
 
 def _layer_dict(layer, position):
@@ -287,8 +317,7 @@ def _layer_dict(layer, position):
     if dataclasses.is_dataclass(layer) and not isinstance(layer, type):
         layer = dataclasses.asdict(layer)
     if not isinstance(layer, dict):
-        raise TypeError(f"spec entry {position} must be a dict or a dataclass instance, "
-                        f"got {type(layer).__name__}")
+        raise TypeError(f"spec entry {position} must be a dict or a dataclass instance, got {type(layer).__name__}")
     if "type" not in layer:
         raise ValueError(f"spec entry {position} has no 'type' key: {layer!r}")
     kind = str(layer["type"]).lower()
@@ -300,8 +329,7 @@ def _layer_dict(layer, position):
     unknown = sorted(set(layer) - _SPEC_KEYS[kind] - {"type", "name"})
     if unknown:
         allowed = ", ".join(sorted(_SPEC_KEYS[kind])) or "none"
-        raise ValueError(f"layer '{name}' ({kind}) has unknown key(s) {', '.join(unknown)}; "
-                         f"allowed keys: {allowed}")
+        raise ValueError(f"layer '{name}' ({kind}) has unknown key(s) {', '.join(unknown)}; allowed keys: {allowed}")
     return dict(layer, type=kind, name=name)
 
 
@@ -320,8 +348,9 @@ def _pair(layer, key, default, minimum):
 
 def _need_image(layer, shape):
     if len(shape) != 3:
-        raise ValueError(f"layer '{layer['name']}' ({layer['type']}) needs a (C, H, W) input, "
-                         f"got shape {_shape_text(shape)}")
+        raise ValueError(
+            f"layer '{layer['name']}' ({layer['type']}) needs a (C, H, W) input, got shape {_shape_text(shape)}"
+        )
 
 
 def _window_too_large(layer, shape, kernel, padding, dilation):
@@ -331,7 +360,8 @@ def _window_too_large(layer, shape, kernel, padding, dilation):
     return ValueError(
         f"layer '{layer['name']}' has a {_shape_text(kernel)} kernel with dilation "
         f"{_shape_text(dilation)} spanning {_shape_text(span)}, larger than its padded input "
-        f"{_shape_text(padded)} (input {_shape_text(shape)}, padding {_shape_text(padding)})")
+        f"{_shape_text(padded)} (input {_shape_text(shape)}, padding {_shape_text(padding)})"
+    )
 
 
 def _spec_conv(layer, shape):
@@ -346,18 +376,20 @@ def _spec_conv(layer, shape):
     groups = check_int(layer.get("groups", 1), f"groups of layer '{name}'", 1)
     declared = layer.get("in_channels")
     if declared is not None and declared != c_in:
-        raise ValueError(f"layer '{name}' expects {declared} input channels but receives {c_in} "
-                         f"(input {_shape_text(shape)})")
+        raise ValueError(
+            f"layer '{name}' expects {declared} input channels but receives {c_in} (input {_shape_text(shape)})"
+        )
     if c_in % groups or c_out % groups:
-        raise ValueError(f"layer '{name}' has groups={groups}, but its {c_in} input channels and "
-                         f"{c_out} output channels must both be divisible by {groups}")
+        raise ValueError(
+            f"layer '{name}' has groups={groups}, but its {c_in} input channels and "
+            f"{c_out} output channels must both be divisible by {groups}"
+        )
     padding = layer.get("padding", 0)
     if padding == "valid":
         padding = 0
     if padding == "same":
         if stride != (1, 1):
-            raise ValueError(f"layer '{name}' uses padding='same', which needs stride 1, "
-                             f"got stride {stride}")
+            raise ValueError(f"layer '{name}' uses padding='same', which needs stride 1, got stride {stride}")
         # total padding d(k-1) keeps the size; an odd total puts the extra row/column at the end
         padding = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation))
         out_hw = shape[1:]
@@ -369,8 +401,9 @@ def _spec_conv(layer, shape):
         raise _window_too_large(layer, shape, kernel, padding, dilation)
     if out_hw is None:
         # floor((H + 2p - d(k-1) - 1) / s) + 1 on each axis
-        out_hw = tuple(conv_output_size(s, k, st, p, d)
-                       for s, k, st, p, d in zip(shape[1:], kernel, stride, padding, dilation))
+        out_hw = tuple(
+            conv_output_size(s, k, st, p, d) for s, k, st, p, d in zip(shape[1:], kernel, stride, padding, dilation)
+        )
     per_output = (c_in // groups) * kernel[0] * kernel[1]  # C_in/groups * KH * KW
     weights = c_out * per_output
     biases = c_out if layer.get("bias", True) else 0
@@ -391,8 +424,10 @@ def _spec_pool(layer, shape):
     except ValueError as error:
         raise ValueError(f"layer '{layer['name']}': {error}") from None
     try:
-        out_hw = tuple(pool_output_size(s, k, st, p, d, ceil_mode)
-                       for s, k, st, p, d in zip(shape[1:], kernel, stride, padding, dilation))
+        out_hw = tuple(
+            pool_output_size(s, k, st, p, d, ceil_mode)
+            for s, k, st, p, d in zip(shape[1:], kernel, stride, padding, dilation)
+        )
     except ValueError:
         raise _window_too_large(layer, shape, kernel, padding, dilation) from None
     return (shape[0],) + out_hw, 0, 0, 0
@@ -405,10 +440,10 @@ def _spec_adaptive_pool(layer, shape):
     if not isinstance(size, (tuple, list)):
         size = (size, size)
     if len(size) != 2:
-        raise ValueError(f"output_size of layer '{layer['name']}' must be an int or an (h, w) pair, "
-                         f"got {size!r}")
-    out_hw = tuple(s if o is None else check_int(o, f"output_size of layer '{layer['name']}'", 1)
-                   for s, o in zip(shape[1:], size))
+        raise ValueError(f"output_size of layer '{layer['name']}' must be an int or an (h, w) pair, got {size!r}")
+    out_hw = tuple(
+        s if o is None else check_int(o, f"output_size of layer '{layer['name']}'", 1) for s, o in zip(shape[1:], size)
+    )
     return (shape[0],) + out_hw, 0, 0, 0
 
 
@@ -416,8 +451,10 @@ def _spec_linear(layer, shape, flattened_from):
     """(in_features,) -> (out_features,); weight (out_features, in_features)."""
     name = layer["name"]
     if len(shape) != 1:
-        raise ValueError(f"layer '{name}' (linear) needs a flat input but receives "
-                         f"{_shape_text(shape)}; put a {{'type': 'flatten'}} layer before it")
+        raise ValueError(
+            f"layer '{name}' (linear) needs a flat input but receives "
+            f"{_shape_text(shape)}; put a {{'type': 'flatten'}} layer before it"
+        )
     n_in = shape[0]
     declared = layer.get("in_features")
     if declared is not None and declared != n_in:
@@ -433,8 +470,9 @@ def _spec_batchnorm(layer, shape):
     channels = shape[0]
     declared = layer.get("num_features")
     if declared is not None and declared != channels:
-        raise ValueError(f"layer '{layer['name']}' expects {declared} channels but receives "
-                         f"{channels} (input {_shape_text(shape)})")
+        raise ValueError(
+            f"layer '{layer['name']}' expects {declared} channels but receives {channels} (input {_shape_text(shape)})"
+        )
     n = channels if layer.get("affine", True) else 0
     return shape, n, n, 0
 
@@ -476,20 +514,38 @@ def _spec_rows(spec, input_shape):
 # ---------------------------------------------------------------------------
 
 _TORCH_KINDS = {
-    "Conv1d": "conv", "Conv2d": "conv", "Conv3d": "conv",
-    "ConvTranspose1d": "conv_transpose", "ConvTranspose2d": "conv_transpose",
+    "Conv1d": "conv",
+    "Conv2d": "conv",
+    "Conv3d": "conv",
+    "ConvTranspose1d": "conv_transpose",
+    "ConvTranspose2d": "conv_transpose",
     "ConvTranspose3d": "conv_transpose",
     "Linear": "linear",
-    "MaxPool1d": "maxpool", "MaxPool2d": "maxpool", "MaxPool3d": "maxpool",
-    "AvgPool1d": "avgpool", "AvgPool2d": "avgpool", "AvgPool3d": "avgpool",
-    "AdaptiveAvgPool1d": "adaptive_avgpool", "AdaptiveAvgPool2d": "adaptive_avgpool",
-    "AdaptiveMaxPool1d": "adaptive_maxpool", "AdaptiveMaxPool2d": "adaptive_maxpool",
+    "MaxPool1d": "maxpool",
+    "MaxPool2d": "maxpool",
+    "MaxPool3d": "maxpool",
+    "AvgPool1d": "avgpool",
+    "AvgPool2d": "avgpool",
+    "AvgPool3d": "avgpool",
+    "AdaptiveAvgPool1d": "adaptive_avgpool",
+    "AdaptiveAvgPool2d": "adaptive_avgpool",
+    "AdaptiveMaxPool1d": "adaptive_maxpool",
+    "AdaptiveMaxPool2d": "adaptive_maxpool",
     "Flatten": "flatten",
-    "BatchNorm1d": "batchnorm", "BatchNorm2d": "batchnorm", "BatchNorm3d": "batchnorm",
+    "BatchNorm1d": "batchnorm",
+    "BatchNorm2d": "batchnorm",
+    "BatchNorm3d": "batchnorm",
     "LocalResponseNorm": "lrn",
-    "ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "LeakyReLU": "leaky_relu",
-    "Softmax": "softmax", "Identity": "identity",
-    "Dropout": "dropout", "Dropout1d": "dropout", "Dropout2d": "dropout", "Dropout3d": "dropout",
+    "ReLU": "relu",
+    "Tanh": "tanh",
+    "Sigmoid": "sigmoid",
+    "LeakyReLU": "leaky_relu",
+    "Softmax": "softmax",
+    "Identity": "identity",
+    "Dropout": "dropout",
+    "Dropout1d": "dropout",
+    "Dropout2d": "dropout",
+    "Dropout3d": "dropout",
 }
 
 
@@ -534,6 +590,7 @@ def _torch_rows(model, input_shape, batch):
     def pre_hook(name):
         def hook(module, inputs):
             current["layer"], current["input"] = name, _first_tensor_shape(inputs, torch)
+
         return hook
 
     def post_hook(name):
@@ -554,10 +611,10 @@ def _torch_rows(model, input_shape, batch):
             macs = _torch_macs(module, in_shape, out_shape, nn)
             rows.append(_make_row(row_name, kind, in_shape, out_shape, weights, biases, macs))
             current["layer"], current["last"] = None, name
+
         return hook
 
-    leaves = [(name or type(m).__name__, m) for name, m in model.named_modules()
-              if next(m.children(), None) is None]
+    leaves = [(name or type(m).__name__, m) for name, m in model.named_modules() if next(m.children(), None) is None]
     tensors = list(model.parameters()) + list(model.buffers())
     device = tensors[0].device if tensors else torch.device("cpu")
     dtype = next((t.dtype for t in tensors if t.is_floating_point()), torch.float32)
@@ -574,8 +631,7 @@ def _torch_rows(model, input_shape, batch):
             model(x)
     except Exception as error:
         if current["layer"] is not None:
-            where = (f"layer '{current['layer']}' failed on input of shape "
-                     f"{_shape_text(current['input'])}")
+            where = f"layer '{current['layer']}' failed on input of shape {_shape_text(current['input'])}"
         elif current["last"] is not None:
             where = f"the forward pass failed after layer '{current['last']}'"
         else:

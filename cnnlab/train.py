@@ -33,7 +33,6 @@ from cnnlab._validation import check_choice, check_int, check_positive_float
 from cnnlab.data import batches
 from cnnlab.models import numpy_mnist_cnn  # noqa: F401  (it lived here before cnnlab.models)
 
-
 # Deterministic matrix products on CUDA need cuBLAS's workspace configured before cuBLAS starts
 # (PyTorch's reproducibility notes). torch is not imported yet here, so set it now, unless the
 # user chose a value; deterministic() checks it again.
@@ -171,7 +170,7 @@ def evaluate_numpy(model, loss, x, y, batch_size=500):
     with _eval_mode(model):
         for xb, yb in batches(x, y, batch_size, shuffle=False):
             logits = model.forward(xb)
-            total_loss += loss.forward(logits, yb) * len(yb)   # loss is a batch mean
+            total_loss += loss.forward(logits, yb) * len(yb)  # loss is a batch mean
             correct += int((logits.argmax(axis=1) == yb).sum())
     return total_loss / len(y), correct / len(y)
 
@@ -182,12 +181,13 @@ def predict_numpy(model, x, batch_size=500):
     out = []
     with _eval_mode(model):
         for start in range(0, len(x), batch_size):
-            out.append(model.forward(x[start:start + batch_size]).argmax(axis=1))
+            out.append(model.forward(x[start : start + batch_size]).argmax(axis=1))
     return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
 
 
-def train_numpy(model, loss, optimizer, x, y, epochs=1, batch_size=64, x_val=None, y_val=None,
-                seed=0, progress=True, schedule=None):
+def train_numpy(
+    model, loss, optimizer, x, y, epochs=1, batch_size=64, x_val=None, y_val=None, seed=0, progress=True, schedule=None
+):
     """Train a :mod:`cnnlab.nn` model with mini-batch SGD; return a :class:`History`.
 
     ``x`` ``(N, C, H, W)`` float, ``y`` ``(N,)`` integer labels. Each step::
@@ -233,15 +233,27 @@ def train_numpy(model, loss, optimizer, x, y, epochs=1, batch_size=64, x_val=Non
         record = dict(train_loss=loss_sum / seen, train_acc=correct / seen, epoch_time=elapsed, lr=optimizer.lr)
         if x_val is not None:
             record["val_loss"], record["val_acc"] = evaluate_numpy(model, loss, x_val, y_val)
-            bar.set_postfix(loss=f"{record['train_loss']:.4f}", acc=f"{record['train_acc']:.4f}",
-                            val_acc=f"{record['val_acc']:.4f}")
+            bar.set_postfix(
+                loss=f"{record['train_loss']:.4f}", acc=f"{record['train_acc']:.4f}", val_acc=f"{record['val_acc']:.4f}"
+            )
         bar.close()
         history.append(**record)
     return history
 
 
-def fit_numpy(model, train_data, val_data=None, epochs=1, lr=0.05, batch_size=64, optimizer="sgd",
-              schedule="onecycle", weight_decay=0.0, seed=0, progress=True):
+def fit_numpy(
+    model,
+    train_data,
+    val_data=None,
+    epochs=1,
+    lr=0.05,
+    batch_size=64,
+    optimizer="sgd",
+    schedule="onecycle",
+    weight_decay=0.0,
+    seed=0,
+    progress=True,
+):
     """Train a :mod:`cnnlab.nn` model with cross-entropy; return a :class:`History`.
 
     The NumPy twin of :func:`fit`: the same arguments (``train_data`` / ``val_data`` are
@@ -256,8 +268,20 @@ def fit_numpy(model, train_data, val_data=None, epochs=1, lr=0.05, batch_size=64
     x, y = _check_data(train_data, "train_data")
     x_val, y_val = _check_data(val_data, "val_data") if val_data is not None else (None, None)
     opt = optim.SGD(model, lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
-    return train_numpy(model, nn.SoftmaxCrossEntropy(), opt, x, y, epochs=epochs, batch_size=batch_size,
-                       x_val=x_val, y_val=y_val, seed=seed, progress=progress, schedule=schedule)
+    return train_numpy(
+        model,
+        nn.SoftmaxCrossEntropy(),
+        opt,
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        x_val=x_val,
+        y_val=y_val,
+        seed=seed,
+        progress=progress,
+        schedule=schedule,
+    )
 
 
 # ============================================================================ torch
@@ -324,10 +348,16 @@ def deterministic(seed=0):
 
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE_CONFIG)
     if torch.cuda.is_available() and os.environ["CUBLAS_WORKSPACE_CONFIG"] not in (":4096:8", ":16:8"):
-        warnings.warn(f"CUBLAS_WORKSPACE_CONFIG={os.environ['CUBLAS_WORKSPACE_CONFIG']!r}: CUDA matrix "
-                      "products are reproducible only with ':4096:8' or ':16:8'", stacklevel=3)
-    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
-              torch.backends.cudnn.benchmark)
+        warnings.warn(
+            f"CUBLAS_WORKSPACE_CONFIG={os.environ['CUBLAS_WORKSPACE_CONFIG']!r}: CUDA matrix "
+            "products are reproducible only with ':4096:8' or ':16:8'",
+            stacklevel=3,
+        )
+    before = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+    )
     states = _rng_states(torch)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -358,8 +388,8 @@ def evaluate(model, x, y, batch_size=1000, device=None):
     total_loss, correct = 0.0, 0
     with torch.no_grad():
         for start in range(0, len(x), batch_size):
-            logits = model(x[start:start + batch_size])
-            yb = y[start:start + batch_size]
+            logits = model(x[start : start + batch_size])
+            yb = y[start : start + batch_size]
             total_loss += F.cross_entropy(logits, yb, reduction="sum").item()
             correct += (logits.argmax(dim=1) == yb).sum().item()
     model.train(was_training)
@@ -382,7 +412,7 @@ def predict(model, x, batch_size=1000, device=None):
     out = []
     with torch.no_grad():
         for start in range(0, len(x), batch_size):
-            out.append(model(x[start:start + batch_size]).argmax(dim=1).cpu())
+            out.append(model(x[start : start + batch_size]).argmax(dim=1).cpu())
     model.train(was_training)
     return torch.cat(out).numpy().astype(np.int64) if out else np.zeros(0, np.int64)
 
@@ -406,9 +436,22 @@ def _make_scheduler(opt, schedule, total_steps):
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_at(step, total_steps, 1.0, schedule))
 
 
-def fit(model, train_data, val_data=None, epochs=1, lr=1e-3, batch_size=128, optimizer="adam",
-        schedule="onecycle", weight_decay=0.0, device="auto", seed=0, progress=True, label_smoothing=0.0,
-        test_data=None):
+def fit(
+    model,
+    train_data,
+    val_data=None,
+    epochs=1,
+    lr=1e-3,
+    batch_size=128,
+    optimizer="adam",
+    schedule="onecycle",
+    weight_decay=0.0,
+    device="auto",
+    seed=0,
+    progress=True,
+    label_smoothing=0.0,
+    test_data=None,
+):
     """Train a torch ``model`` with cross-entropy; return a :class:`History`.
 
     ``train_data`` / ``val_data``: ``(x, y)`` pairs of arrays or tensors,
@@ -448,7 +491,7 @@ def fit(model, train_data, val_data=None, epochs=1, lr=1e-3, batch_size=128, opt
             start = time.perf_counter()
             order = torch.randperm(len(x), generator=shuffler).to(device)
             for step in range(steps_per_epoch):
-                index = order[step * batch_size:(step + 1) * batch_size]
+                index = order[step * batch_size : (step + 1) * batch_size]
                 xb, yb = x[index], y[index]
                 logits = model(xb)
                 loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
@@ -462,19 +505,27 @@ def fit(model, train_data, val_data=None, epochs=1, lr=1e-3, batch_size=128, opt
                 bar.update(1)
                 if progress and (step % 20 == 0 or step == steps_per_epoch - 1):
                     seen = min((step + 1) * batch_size, len(x))
-                    bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}",
-                                    acc=f"{correct.item() / seen:.4f}", refresh=False)
+                    bar.set_postfix(
+                        loss=f"{loss_sum.item() / seen:.4f}", acc=f"{correct.item() / seen:.4f}", refresh=False
+                    )
             if device.type == "cuda":
                 torch.cuda.synchronize()
             elif device.type == "mps":
                 torch.mps.synchronize()
             elapsed = time.perf_counter() - start
-            record = dict(train_loss=loss_sum.item() / len(x), train_acc=correct.item() / len(x),
-                          epoch_time=elapsed, lr=opt.param_groups[0]["lr"])
+            record = dict(
+                train_loss=loss_sum.item() / len(x),
+                train_acc=correct.item() / len(x),
+                epoch_time=elapsed,
+                lr=opt.param_groups[0]["lr"],
+            )
             if val is not None:
                 record["val_loss"], record["val_acc"] = evaluate(model, *val)
-                bar.set_postfix(loss=f"{record['train_loss']:.4f}", acc=f"{record['train_acc']:.4f}",
-                                val_acc=f"{record['val_acc']:.4f}")
+                bar.set_postfix(
+                    loss=f"{record['train_loss']:.4f}",
+                    acc=f"{record['train_acc']:.4f}",
+                    val_acc=f"{record['val_acc']:.4f}",
+                )
             bar.close()
             history.append(**record)
     return history

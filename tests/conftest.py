@@ -1,4 +1,3 @@
-
 # --- MNIST (cnnlab.data) ----------------------------------------------------
 # Tests never use the network: point CNNLAB_DATA at the shared copy of MNIST
 # next to the repository when the user has not set it, and skip tests that
@@ -20,8 +19,10 @@ def mnist_dir():
 
     folder = _os.environ.get("CNNLAB_DATA")
     if not folder or any(find_file(folder, name) is None for name, _ in FILES.values()):
-        _pytest.skip(f"MNIST not available: set CNNLAB_DATA to a folder with the four IDX files "
-                     f"(CNNLAB_DATA={folder or 'unset'}; the shared copy {_SHARED_MNIST} is missing or incomplete)")
+        _pytest.skip(
+            f"MNIST not available: set CNNLAB_DATA to a folder with the four IDX files "
+            f"(CNNLAB_DATA={folder or 'unset'}; the shared copy {_SHARED_MNIST} is missing or incomplete)"
+        )
     return _Path(folder)
 
 
@@ -48,5 +49,4 @@ def pytest_terminal_summary(terminalreporter):
             counts[name.rsplit(".", 1)[-1]] = sum(run.values())
     if counts:
         detail = ", ".join(f"{name}: {n}" for name, n in sorted(counts.items()))
-        terminalreporter.write_line(
-            f"random configurations checked against oracles: {sum(counts.values())} ({detail})")
+        terminalreporter.write_line(f"random configurations checked against oracles: {sum(counts.values())} ({detail})")

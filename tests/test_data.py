@@ -58,8 +58,10 @@ def idx_bytes(array, magic_type=0x08):
 @pytest.fixture
 def no_network(monkeypatch):
     """Fail loudly if anything tries to download."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("the test tried to use the network")
+
     monkeypatch.setattr(data, "urlopen", refuse)
 
 

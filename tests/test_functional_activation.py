@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 import cnnlab.functional as F
 
-torch.set_num_threads(1)   # tiny tensors: torch's thread pool only adds overhead
+torch.set_num_threads(1)  # tiny tensors: torch's thread pool only adds overhead
 
 TOL = dict(rtol=1e-9, atol=1e-9)
 PLANNED_CONFIGS = {"relu vs torch": 300, "softmax/log_softmax vs torch": 500, "cross_entropy vs torch": 700}
-CONFIGS_RUN = Counter()   # filled as the tests run; tests/conftest.py prints the totals
+CONFIGS_RUN = Counter()  # filled as the tests run; tests/conftest.py prints the totals
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -28,7 +28,7 @@ def test_relu_forward_and_backward_match_torch(shape, zeros, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape)
     if zeros:
-        x = np.round(x)       # exact zeros: the gradient there is 0, as in torch
+        x = np.round(x)  # exact zeros: the gradient there is 0, as in torch
     xt = torch.tensor(x, requires_grad=True)
     out = TF.relu(xt)
     dout = rng.standard_normal(shape)
@@ -41,8 +41,12 @@ def test_relu_forward_and_backward_match_torch(shape, zeros, seed):
 @settings(max_examples=PLANNED_CONFIGS["softmax/log_softmax vs torch"], **SETTINGS)
 @example(n=1, k=1, scale=1.0, seed=0)
 @example(n=3, k=4, scale=1e4, seed=1)
-@given(n=st.integers(1, 6), k=st.integers(1, 8), scale=st.sampled_from([1.0, 10.0, 1e3, 1e4]),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    n=st.integers(1, 6),
+    k=st.integers(1, 8),
+    scale=st.sampled_from([1.0, 10.0, 1e3, 1e4]),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_softmax_and_log_softmax_match_torch(n, k, scale, seed):
     logits = np.random.default_rng(seed).standard_normal((n, k)) * scale
     lt = torch.tensor(logits)
@@ -55,8 +59,12 @@ def test_softmax_and_log_softmax_match_torch(n, k, scale, seed):
 @settings(max_examples=PLANNED_CONFIGS["cross_entropy vs torch"], **SETTINGS)
 @example(n=1, k=1, scale=1.0, seed=0)
 @example(n=4, k=10, scale=1e4, seed=1)
-@given(n=st.integers(1, 8), k=st.integers(1, 10), scale=st.sampled_from([1.0, 10.0, 1e3, 1e4]),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    n=st.integers(1, 8),
+    k=st.integers(1, 10),
+    scale=st.sampled_from([1.0, 10.0, 1e3, 1e4]),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_cross_entropy_forward_and_backward_match_torch(n, k, scale, seed):
     rng = np.random.default_rng(seed)
     logits, targets = rng.standard_normal((n, k)) * scale, rng.integers(0, k, size=n)

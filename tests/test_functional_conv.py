@@ -20,10 +20,13 @@ torch.set_num_threads(1)
 
 TOL = dict(rtol=1e-9, atol=1e-9)
 PLANNED_CONFIGS = {
-    "conv2d vs torch": 1800, "conv1d vs torch": 1000, "conv2d naive vs vectorised": 300,
-    "conv_output_size vs torch": 600, "conv_transpose_output_size vs torch": 400,
+    "conv2d vs torch": 1800,
+    "conv1d vs torch": 1000,
+    "conv2d naive vs vectorised": 300,
+    "conv_output_size vs torch": 600,
+    "conv_transpose_output_size vs torch": 400,
 }
-CONFIGS_RUN = Counter()   # filled as the tests run; tests/conftest.py prints the totals
+CONFIGS_RUN = Counter()  # filled as the tests run; tests/conftest.py prints the totals
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -46,12 +49,20 @@ def conv2d_configs(draw, max_channels=3, max_size=6):
     dilation = _pair_or_int(draw, 1, 3)
     hw = []
     for k, p, d in zip(kernel, _pair(padding), _pair(dilation)):
-        smallest = max(1, d * (k - 1) + 1 - 2 * p)          # the kernel span must fit the padded input
+        smallest = max(1, d * (k - 1) + 1 - 2 * p)  # the kernel span must fit the padded input
         hw.append(draw(st.integers(smallest, smallest + max_size)))
-    return dict(n=draw(st.integers(1, 3)), c_in=draw(st.integers(1, max_channels)),
-                c_out=draw(st.integers(1, max_channels)), hw=tuple(hw), kernel=kernel,
-                stride=stride, padding=padding, dilation=dilation,
-                bias=draw(st.booleans()), seed=draw(st.integers(0, 2**32 - 1)))
+    return dict(
+        n=draw(st.integers(1, 3)),
+        c_in=draw(st.integers(1, max_channels)),
+        c_out=draw(st.integers(1, max_channels)),
+        hw=tuple(hw),
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        bias=draw(st.booleans()),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
 
 
 def _make_inputs(cfg, dtype=np.float64):
@@ -98,6 +109,7 @@ def _with_corners(test):
     return test
 
 
+@pytest.mark.slow  # a property test over thousands of random configurations
 @settings(max_examples=PLANNED_CONFIGS["conv2d vs torch"], **SETTINGS)
 @_with_corners
 @given(cfg=conv2d_configs())
@@ -122,8 +134,10 @@ def test_conv2d_naive_matches_vectorised(cfg):
     out = F.conv2d(x, weight, bias, **_conv2d_kwargs(cfg))
     np.testing.assert_allclose(F.conv2d_naive(x, weight, bias, **_conv2d_kwargs(cfg)), out, **TOL)
     dout = rng.standard_normal(out.shape)
-    for naive, fast in zip(F.conv2d_backward_naive(dout, x, weight, **_conv2d_kwargs(cfg)),
-                           F.conv2d_backward(dout, x, weight, **_conv2d_kwargs(cfg))):
+    for naive, fast in zip(
+        F.conv2d_backward_naive(dout, x, weight, **_conv2d_kwargs(cfg)),
+        F.conv2d_backward(dout, x, weight, **_conv2d_kwargs(cfg)),
+    ):
         np.testing.assert_allclose(naive, fast, **TOL)
     CONFIGS_RUN["conv2d naive vs vectorised"] += 1
 
@@ -132,11 +146,21 @@ def test_conv2d_naive_matches_vectorised(cfg):
 def conv1d_configs(draw):
     k, s, p, d = draw(st.integers(1, 5)), draw(st.integers(1, 4)), draw(st.integers(0, 3)), draw(st.integers(1, 3))
     smallest = max(1, d * (k - 1) + 1 - 2 * p)
-    return dict(n=draw(st.integers(1, 3)), c_in=draw(st.integers(1, 3)), c_out=draw(st.integers(1, 3)),
-                length=draw(st.integers(smallest, smallest + 8)), k=k, stride=s, padding=p, dilation=d,
-                bias=draw(st.booleans()), seed=draw(st.integers(0, 2**32 - 1)))
+    return dict(
+        n=draw(st.integers(1, 3)),
+        c_in=draw(st.integers(1, 3)),
+        c_out=draw(st.integers(1, 3)),
+        length=draw(st.integers(smallest, smallest + 8)),
+        k=k,
+        stride=s,
+        padding=p,
+        dilation=d,
+        bias=draw(st.booleans()),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
 
 
+@pytest.mark.slow  # a property test over thousands of random configurations
 @settings(max_examples=PLANNED_CONFIGS["conv1d vs torch"], **SETTINGS)
 @example(cfg=dict(n=1, c_in=2, c_out=2, length=5, k=5, stride=1, padding=0, dilation=1, bias=True, seed=0))
 @example(cfg=dict(n=2, c_in=1, c_out=3, length=10, k=2, stride=3, padding=0, dilation=2, bias=False, seed=1))
@@ -198,8 +222,14 @@ def test_conv_output_size_matches_torch_output_shape(size, k, s, p, d):
 
 
 @settings(max_examples=PLANNED_CONFIGS["conv_transpose_output_size vs torch"], **SETTINGS)
-@given(size=st.integers(1, 12), k=st.integers(1, 5), s=st.integers(1, 4), p=st.integers(0, 3),
-       op=st.integers(0, 3), d=st.integers(1, 3))
+@given(
+    size=st.integers(1, 12),
+    k=st.integers(1, 5),
+    s=st.integers(1, 4),
+    p=st.integers(0, 3),
+    op=st.integers(0, 3),
+    d=st.integers(1, 3),
+)
 def test_conv_transpose_output_size_matches_torch(size, k, s, p, op, d):
     x, w = torch.zeros(1, 1, size), torch.zeros(1, 1, k)
     try:
@@ -209,7 +239,7 @@ def test_conv_transpose_output_size_matches_torch(size, k, s, p, op, d):
             F.conv_transpose_output_size(size, k, s, p, op, d)
         CONFIGS_RUN["conv_transpose_output_size vs torch"] += 1
         return
-    if want < 1:     # torch returns an empty tensor; we refuse
+    if want < 1:  # torch returns an empty tensor; we refuse
         with pytest.raises(ValueError):
             F.conv_transpose_output_size(size, k, s, p, op, d)
     else:
@@ -222,5 +252,6 @@ def test_conv2d_is_cross_correlation_on_the_lecture_example():
     from scipy.signal import correlate2d
 
     image, kernel = np.arange(1.0, 17).reshape(4, 4), np.array([[1.0, 0], [-1, 2]])
-    np.testing.assert_allclose(F.conv2d(image[None, None], kernel[None, None])[0, 0],
-                               correlate2d(image, kernel, "valid"), **TOL)
+    np.testing.assert_allclose(
+        F.conv2d(image[None, None], kernel[None, None])[0, 0], correlate2d(image, kernel, "valid"), **TOL
+    )

@@ -15,14 +15,18 @@ from hypothesis import strategies as st
 
 import cnnlab.functional as F
 
-torch.set_num_threads(1)   # tiny tensors: torch's thread pool only adds overhead
+torch.set_num_threads(1)  # tiny tensors: torch's thread pool only adds overhead
 
 TOL = dict(rtol=1e-9, atol=1e-9)
 PLANNED_CONFIGS = {
-    "max_pool2d vs torch": 1200, "avg_pool2d vs torch": 900, "min_pool2d vs torch": 400,
-    "lp_pool2d vs torch": 500, "max_pool2d ties vs torch": 400, "pool naive vs vectorised": 300,
+    "max_pool2d vs torch": 1200,
+    "avg_pool2d vs torch": 900,
+    "min_pool2d vs torch": 400,
+    "lp_pool2d vs torch": 500,
+    "max_pool2d ties vs torch": 400,
+    "pool naive vs vectorised": 300,
 }
-CONFIGS_RUN = Counter()   # filled as the tests run; tests/conftest.py prints the totals
+CONFIGS_RUN = Counter()  # filled as the tests run; tests/conftest.py prints the totals
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -36,8 +40,16 @@ def pool_configs(draw, dilation=True, padding=True, max_size=6):
     for k, p, d in zip(kernel, pad, dil):
         smallest = max(1, d * (k - 1) + 1 - 2 * p)
         hw.append(draw(st.integers(smallest, smallest + max_size)))
-    return dict(n=draw(st.integers(1, 3)), c=draw(st.integers(1, 3)), hw=tuple(hw), kernel=kernel,
-                stride=stride, padding=pad, dilation=dil, seed=draw(st.integers(0, 2**32 - 1)))
+    return dict(
+        n=draw(st.integers(1, 3)),
+        c=draw(st.integers(1, 3)),
+        hw=tuple(hw),
+        kernel=kernel,
+        stride=stride,
+        padding=pad,
+        dilation=dil,
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
 
 
 # Required corner cases: padding 0, H != W, stride > kernel, overlapping windows
@@ -58,6 +70,7 @@ def _with(corners, **extra):
         for cfg in corners:
             test = example(cfg=cfg, **extra)(test)
         return test
+
     return decorate
 
 
@@ -89,6 +102,7 @@ def _kw(cfg, dilation=True):
     return kwargs
 
 
+@pytest.mark.slow  # a property test over thousands of random configurations
 @settings(max_examples=PLANNED_CONFIGS["max_pool2d vs torch"], **SETTINGS)
 @_with(CORNERS)
 @given(cfg=pool_configs())
@@ -121,6 +135,7 @@ def test_max_pool2d_all_equal_window_sends_gradient_to_top_left():
     np.testing.assert_array_equal(dx, [[[[5.0, 0.0], [0.0, 0.0]]]])
 
 
+@pytest.mark.slow  # a property test over thousands of random configurations
 @settings(max_examples=PLANNED_CONFIGS["avg_pool2d vs torch"], **SETTINGS)
 @_with(CORNERS_NO_DILATION)
 @given(cfg=pool_configs(dilation=False))
@@ -154,8 +169,11 @@ def test_min_pool2d_forward_and_backward_match_torch(cfg, ties):
 @settings(max_examples=PLANNED_CONFIGS["lp_pool2d vs torch"], **SETTINGS)
 @example(cfg=CORNERS[2], p=2.0, sign=True)
 @example(cfg=CORNERS[5], p=1.0, sign=False)
-@given(cfg=pool_configs(dilation=False, padding=False), p=st.sampled_from([1.0, 1.5, 2.0, 3.0, 4.0, 0.5]),
-       sign=st.booleans())
+@given(
+    cfg=pool_configs(dilation=False, padding=False),
+    p=st.sampled_from([1.0, 1.5, 2.0, 3.0, 4.0, 0.5]),
+    sign=st.booleans(),
+)
 def test_lp_pool2d_matches_torch(cfg, p, sign):
     """Non-negative x for any p; signed x only with p = 2 or 4, where x**p >= 0 (else both give NaN)."""
     _, x = _x(cfg)
@@ -175,10 +193,12 @@ def test_pool_naive_matches_vectorised(cfg):
     rng, x = _x(cfg)
     np.testing.assert_allclose(F.max_pool2d_naive(x, **_kw(cfg)), F.max_pool2d(x, **_kw(cfg)), **TOL)
     dout = rng.standard_normal(F.max_pool2d(x, **_kw(cfg)).shape)
-    np.testing.assert_allclose(F.max_pool2d_backward_naive(dout, x, **_kw(cfg)),
-                               F.max_pool2d_backward(dout, x, **_kw(cfg)), **TOL)
-    np.testing.assert_allclose(F.avg_pool2d_naive(x, **_kw(cfg, dilation=False)),
-                               F.avg_pool2d(x, **_kw(cfg, dilation=False)), **TOL)
+    np.testing.assert_allclose(
+        F.max_pool2d_backward_naive(dout, x, **_kw(cfg)), F.max_pool2d_backward(dout, x, **_kw(cfg)), **TOL
+    )
+    np.testing.assert_allclose(
+        F.avg_pool2d_naive(x, **_kw(cfg, dilation=False)), F.avg_pool2d(x, **_kw(cfg, dilation=False)), **TOL
+    )
     CONFIGS_RUN["pool naive vs vectorised"] += 1
 
 

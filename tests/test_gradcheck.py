@@ -16,10 +16,11 @@ from cnnlab.gradcheck import (
 def test_numerical_gradient_of_known_functions():
     x = np.array([[1.0, -2.0, 0.5], [0.1, 3.0, -0.7]])
     # default eps=1e-6: rounding of f (~1e-16 * 30 / 1e-6) limits the absolute accuracy to ~1e-8
-    np.testing.assert_allclose(numerical_gradient(lambda v: np.sum(v ** 3), x), 3 * x ** 2, rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(numerical_gradient(lambda v: np.sum(v**3), x), 3 * x**2, rtol=1e-7, atol=1e-8)
     w = np.random.default_rng(0).standard_normal(x.shape)
-    np.testing.assert_allclose(numerical_gradient(lambda v: np.sum(np.sin(v) * w), x, eps=1e-5),
-                               np.cos(x) * w, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(
+        numerical_gradient(lambda v: np.sum(np.sin(v) * w), x, eps=1e-5), np.cos(x) * w, rtol=1e-8, atol=1e-10
+    )
 
 
 def test_numerical_gradient_is_central_and_restores_x():
@@ -92,10 +93,10 @@ def test_wrong_parameter_gradient_is_reported_per_parameter():
     x = np.random.default_rng(1).standard_normal((2, 4))
     params_before = {k: v.copy() for k, v in layer.params.items()}
     err, errors = check_layer_gradients(layer, x, per_param=True)
-    assert errors["weight"] == pytest.approx(1 / 3, rel=1e-6)   # |2a - a| / (2a + a)
+    assert errors["weight"] == pytest.approx(1 / 3, rel=1e-6)  # |2a - a| / (2a + a)
     assert errors["x"] < 1e-8 and errors["bias"] < 1e-8
     assert err == errors["weight"]
-    for k, v in layer.params.items():                           # parameters restored exactly
+    for k, v in layer.params.items():  # parameters restored exactly
         np.testing.assert_array_equal(v, params_before[k])
 
 
@@ -103,7 +104,7 @@ def test_dropout_mask_is_frozen_during_the_check():
     x = np.random.default_rng(2).standard_normal((4, 6))
     layer = nn.Dropout(0.5, seed=0)
     assert not np.array_equal(layer.forward(x), layer.forward(x))  # masks differ between calls...
-    assert check_layer_gradients(layer, x) < 1e-9                 # ...but not inside the check
+    assert check_layer_gradients(layer, x) < 1e-9  # ...but not inside the check
     model = nn.Sequential(nn.Linear(6, 5, seed=0), nn.Dropout(0.5, seed=1), nn.ReLU())
     assert check_layer_gradients(model, x) < 1e-7
 

@@ -38,10 +38,16 @@ def torchvision_alexnet():
 
 
 def test_alexnet_original_parameter_count(original):
-    by_hand = (conv_params(3, 96, 11) + conv_params(96, 256, 5, groups=2)
-               + conv_params(256, 384, 3) + conv_params(384, 384, 3, groups=2)
-               + conv_params(384, 256, 3, groups=2)
-               + fc_params(9216, 4096) + fc_params(4096, 4096) + fc_params(4096, 1000))
+    by_hand = (
+        conv_params(3, 96, 11)
+        + conv_params(96, 256, 5, groups=2)
+        + conv_params(256, 384, 3)
+        + conv_params(384, 384, 3, groups=2)
+        + conv_params(384, 256, 3, groups=2)
+        + fc_params(9216, 4096)
+        + fc_params(4096, 4096)
+        + fc_params(4096, 1000)
+    )
     assert by_hand == 60_965_224
     assert n_params(original) == 60_965_224
 
@@ -55,9 +61,16 @@ def test_alexnet_ungrouped_parameter_count():
 
 
 def test_alexnet_torchvision_parameter_count(torchvision_alexnet):
-    by_hand = (conv_params(3, 64, 11) + conv_params(64, 192, 5) + conv_params(192, 384, 3)
-               + conv_params(384, 256, 3) + conv_params(256, 256, 3)
-               + fc_params(9216, 4096) + fc_params(4096, 4096) + fc_params(4096, 1000))
+    by_hand = (
+        conv_params(3, 64, 11)
+        + conv_params(64, 192, 5)
+        + conv_params(192, 384, 3)
+        + conv_params(384, 256, 3)
+        + conv_params(256, 256, 3)
+        + fc_params(9216, 4096)
+        + fc_params(4096, 4096)
+        + fc_params(4096, 1000)
+    )
     assert by_hand == 61_100_840
     assert n_params(torchvision_alexnet) == 61_100_840
 
@@ -73,8 +86,7 @@ def test_alexnet_original_layers(original):
     assert (conv1.in_channels, conv1.out_channels) == (3, 96)
     assert conv1.kernel_size == (11, 11) and conv1.stride == (4, 4) and conv1.padding == (0, 0)
     assert n_params(conv1) == 34_944 == 11 * 11 * 3 * 96 + 96
-    assert [original.conv2.groups, original.conv3.groups, original.conv4.groups,
-            original.conv5.groups] == [2, 1, 2, 2]
+    assert [original.conv2.groups, original.conv3.groups, original.conv4.groups, original.conv5.groups] == [2, 1, 2, 2]
     assert original.conv2.weight.shape == (256, 48, 5, 5)  # each half sees 48 of 96 channels
     assert original.conv4.weight.shape == (384, 192, 3, 3)
     assert original.conv5.weight.shape == (256, 192, 3, 3)
@@ -83,7 +95,7 @@ def test_alexnet_original_layers(original):
     assert names.index("norm2") < names.index("pool2")
     assert "avgpool" not in names
     # dropout follows relu6 / relu7 in the paper (and in Caffe's reference model)
-    assert names[names.index("fc6"):] == ["fc6", "relu6", "drop6", "fc7", "relu7", "drop7", "fc8"]
+    assert names[names.index("fc6") :] == ["fc6", "relu6", "drop6", "fc7", "relu7", "drop7", "fc8"]
     pools = [m for m in original.modules() if isinstance(m, nn.MaxPool2d)]
     assert len(pools) == 3 and all(p.kernel_size == 3 and p.stride == 2 for p in pools)
 
@@ -92,8 +104,8 @@ def test_alexnet_original_lrn_matches_the_paper_formula(original):
     # b = a / (k + alpha * sum over 5 neighbouring channels of a^2) ** beta, k=2, alpha=1e-4, beta=0.75
     torch.manual_seed(0)
     a = torch.randn(2, 12, 3, 4, dtype=torch.float64) * 30
-    sq = torch.nn.functional.pad(a ** 2, (0, 0, 0, 0, 2, 2))  # zero channels beyond the edges
-    window_sum = sum(sq[:, i:i + 12] for i in range(5))
+    sq = torch.nn.functional.pad(a**2, (0, 0, 0, 0, 2, 2))  # zero channels beyond the edges
+    window_sum = sum(sq[:, i : i + 12] for i in range(5))
     expected = a / (2 + 1e-4 * window_sum) ** 0.75
     got = original.norm1.double()(a)
     original.float()
@@ -107,7 +119,7 @@ def test_alexnet_torchvision_layers(torchvision_alexnet):
     assert isinstance(m.avgpool, nn.AdaptiveAvgPool2d) and m.avgpool.output_size == 6
     assert not any(isinstance(c, nn.LocalResponseNorm) for c in m.modules())
     names = [n for n, _ in m.named_children()]
-    assert names[names.index("drop6"):] == ["drop6", "fc6", "relu6", "drop7", "fc7", "relu7", "fc8"]
+    assert names[names.index("drop6") :] == ["drop6", "fc6", "relu6", "drop7", "fc7", "relu7", "fc8"]
 
 
 @pytest.mark.parametrize("size", [224, 227])
@@ -152,8 +164,7 @@ def test_num_classes_is_validated():
 def test_vgg16_parameter_count():
     model = models.vgg16()
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    assert [c.out_channels for c in convs] == [64, 64, 128, 128, 256, 256, 256,
-                                               512, 512, 512, 512, 512, 512]
+    assert [c.out_channels for c in convs] == [64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
     assert all(c.kernel_size == (3, 3) and c.padding == (1, 1) for c in convs)
     channels = [3, 64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
     by_hand = sum(conv_params(a, b, 3) for a, b in zip(channels, channels[1:]))
@@ -210,10 +221,13 @@ def test_mnist_cnn_forward_and_parameters():
 # --- specs -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("make_model, make_spec", [
-    (lambda: models.alexnet("original"), lambda: models.alexnet_spec("original")),
-    (lambda: models.lenet5(), lambda: models.lenet5_spec()),
-])
+@pytest.mark.parametrize(
+    "make_model, make_spec",
+    [
+        (lambda: models.alexnet("original"), lambda: models.alexnet_spec("original")),
+        (lambda: models.lenet5(), lambda: models.lenet5_spec()),
+    ],
+)
 def test_spec_names_follow_the_module(make_model, make_spec):
     model, spec = make_model(), make_spec()
     assert [layer["name"] for layer in spec] == [n for n, _ in model.named_children()]

@@ -22,7 +22,7 @@ def distinct(seed, *shape):
     """Random values, all different (no pooling ties), none close to 0 (no ReLU kinks)."""
     rng = np.random.default_rng(seed)
     size = int(np.prod(shape))
-    values = (rng.permutation(size) + 0.5) / size * 4 - 2   # distinct, spaced 4/size apart
+    values = (rng.permutation(size) + 0.5) / size * 4 - 2  # distinct, spaced 4/size apart
     return values.reshape(shape)
 
 
@@ -32,11 +32,11 @@ def distinct(seed, *shape):
 
 CONV_CONFIGS = [
     # (in, out, kernel, stride, padding, dilation, bias, x shape)
-    (3, 4, 3, 1, 0, 1, True, (2, 3, 7, 6)),              # padding 0, H != W
-    (2, 3, (3, 2), 2, 1, 1, True, (1, 2, 6, 7)),         # batch 1, rectangular kernel
-    (2, 2, 2, 3, 0, 1, False, (2, 2, 7, 8)),             # stride > kernel, no bias
-    (1, 3, 3, 1, 2, 2, True, (2, 1, 5, 6)),              # dilation > 1
-    (2, 3, (4, 5), 1, 0, 1, True, (2, 2, 4, 5)),         # kernel = input size
+    (3, 4, 3, 1, 0, 1, True, (2, 3, 7, 6)),  # padding 0, H != W
+    (2, 3, (3, 2), 2, 1, 1, True, (1, 2, 6, 7)),  # batch 1, rectangular kernel
+    (2, 2, 2, 3, 0, 1, False, (2, 2, 7, 8)),  # stride > kernel, no bias
+    (1, 3, 3, 1, 2, 2, True, (2, 1, 5, 6)),  # dilation > 1
+    (2, 3, (4, 5), 1, 0, 1, True, (2, 2, 4, 5)),  # kernel = input size
 ]
 
 
@@ -49,33 +49,43 @@ def test_conv2d_gradients(cin, cout, k, s, p, d, bias, shape):
 
 
 @pytest.mark.parametrize("layer_cls", [nn.MaxPool2d, nn.AvgPool2d])
-@pytest.mark.parametrize("k, s, p, shape", [
-    (2, None, 0, (2, 3, 6, 4)),      # non-overlapping, H != W
-    (3, 2, 1, (1, 2, 7, 6)),         # overlapping windows, padding, batch 1
-    (2, 3, 0, (2, 1, 8, 7)),         # stride > kernel
-    ((5, 4), 1, 0, (1, 2, 5, 4)),    # kernel = input size
-])
+@pytest.mark.parametrize(
+    "k, s, p, shape",
+    [
+        (2, None, 0, (2, 3, 6, 4)),  # non-overlapping, H != W
+        (3, 2, 1, (1, 2, 7, 6)),  # overlapping windows, padding, batch 1
+        (2, 3, 0, (2, 1, 8, 7)),  # stride > kernel
+        ((5, 4), 1, 0, (1, 2, 5, 4)),  # kernel = input size
+    ],
+)
 def test_pool_gradients(layer_cls, k, s, p, shape):
     layer = layer_cls(k, stride=s, padding=p)
     assert check_layer_gradients(layer, distinct(3, *shape)) < GRAD_TOL
 
 
-@pytest.mark.parametrize("layer, shape", [
-    (nn.ReLU(), (2, 3, 4, 5)),
-    (nn.Flatten(), (2, 3, 4, 5)),
-    (nn.Linear(7, 5, seed=0), (4, 7)),
-    (nn.Linear(7, 5, bias=False, init="xavier", seed=0), (1, 7)),
-    (nn.Dropout(0.4, seed=0), (3, 10)),
-    (nn.Dropout(0.4, seed=0).eval(), (3, 10)),
-], ids=["relu", "flatten", "linear", "linear-nobias-xavier", "dropout-train", "dropout-eval"])
+@pytest.mark.parametrize(
+    "layer, shape",
+    [
+        (nn.ReLU(), (2, 3, 4, 5)),
+        (nn.Flatten(), (2, 3, 4, 5)),
+        (nn.Linear(7, 5, seed=0), (4, 7)),
+        (nn.Linear(7, 5, bias=False, init="xavier", seed=0), (1, 7)),
+        (nn.Dropout(0.4, seed=0), (3, 10)),
+        (nn.Dropout(0.4, seed=0).eval(), (3, 10)),
+    ],
+    ids=["relu", "flatten", "linear", "linear-nobias-xavier", "dropout-train", "dropout-eval"],
+)
 def test_simple_layer_gradients(layer, shape):
     assert check_layer_gradients(layer, distinct(4, *shape)) < GRAD_TOL
 
 
 def small_cnn(seed=0, dropout=True):
     layers = [
-        nn.Conv2d(1, 2, 3, padding=1, seed=seed), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(2 * 3 * 3, 3, seed=seed + 1),
+        nn.Conv2d(1, 2, 3, padding=1, seed=seed),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(2 * 3 * 3, 3, seed=seed + 1),
     ]
     if dropout:
         layers.append(nn.Dropout(0.25, seed=seed))
@@ -111,6 +121,7 @@ def test_softmax_cross_entropy_gradient():
 # --------------------------------------------------------------------------
 # Agreement with torch.nn (weights copied, float64)
 # --------------------------------------------------------------------------
+
 
 def torch_forward_backward(module, x, g):
     """Run a torch module on x, backpropagate g; return (out, dx, {name: grad})."""
@@ -149,9 +160,15 @@ def test_conv2d_matches_torch(cin, cout, k, s, p, d, bias, shape):
     assert_layer_matches_torch(layer, module, randn(4, *shape))
 
 
-@pytest.mark.parametrize("k, s, p, shape", [
-    (2, None, 0, (2, 3, 6, 4)), (3, 2, 1, (1, 2, 7, 6)), (2, 3, 0, (2, 1, 8, 7)), ((5, 4), 1, 0, (1, 2, 5, 4)),
-])
+@pytest.mark.parametrize(
+    "k, s, p, shape",
+    [
+        (2, None, 0, (2, 3, 6, 4)),
+        (3, 2, 1, (1, 2, 7, 6)),
+        (2, 3, 0, (2, 1, 8, 7)),
+        ((5, 4), 1, 0, (1, 2, 5, 4)),
+    ],
+)
 def test_pooling_matches_torch(k, s, p, shape):
     x = distinct(5, *shape)
     assert_layer_matches_torch(nn.MaxPool2d(k, s, p), torch.nn.MaxPool2d(k, s, p), x)
@@ -190,15 +207,31 @@ def test_loss_matches_torch():
 
 def test_sequential_cnn_matches_torch():
     model = nn.Sequential(
-        nn.Conv2d(2, 4, 3, padding=1, seed=0), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(4, 3, 2, stride=1, seed=1), nn.ReLU(), nn.AvgPool2d(2),
-        nn.Flatten(), nn.Linear(3 * 2 * 1, 5, seed=2), nn.Dropout(0.5).eval(),
+        nn.Conv2d(2, 4, 3, padding=1, seed=0),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(4, 3, 2, stride=1, seed=1),
+        nn.ReLU(),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(3 * 2 * 1, 5, seed=2),
+        nn.Dropout(0.5).eval(),
     )
-    module = torch.nn.Sequential(
-        torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(4, 3, 2), torch.nn.ReLU(), torch.nn.AvgPool2d(2),
-        torch.nn.Flatten(), torch.nn.Linear(6, 5), torch.nn.Dropout(0.5),
-    ).double().eval()
+    module = (
+        torch.nn.Sequential(
+            torch.nn.Conv2d(2, 4, 3, padding=1),
+            torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(4, 3, 2),
+            torch.nn.ReLU(),
+            torch.nn.AvgPool2d(2),
+            torch.nn.Flatten(),
+            torch.nn.Linear(6, 5),
+            torch.nn.Dropout(0.5),
+        )
+        .double()
+        .eval()
+    )
     with torch.no_grad():
         for name, p in module.named_parameters():
             p.copy_(torch.tensor(model.params[name]))  # same "index.name" keys as torch
@@ -222,8 +255,9 @@ def test_sequential_cnn_matches_torch():
 # Initialisation
 # --------------------------------------------------------------------------
 
+
 def test_he_init_std():
-    layer = nn.Conv2d(64, 128, 3, seed=0)           # fan_in = 64*3*3 = 576, 73728 weights
+    layer = nn.Conv2d(64, 128, 3, seed=0)  # fan_in = 64*3*3 = 576, 73728 weights
     w = layer.params["weight"]
     expected = np.sqrt(2 / 576)
     assert abs(w.mean()) < 4 * expected / np.sqrt(w.size)
@@ -237,7 +271,7 @@ def test_xavier_init_bound_and_std():
     w = nn.Linear(300, 100, init="xavier", seed=0).params["weight"]
     bound = np.sqrt(6 / (300 + 100))
     assert np.abs(w).max() <= bound
-    assert np.abs(w).max() > 0.99 * bound                      # fills the interval
+    assert np.abs(w).max() > 0.99 * bound  # fills the interval
     assert w.std() == pytest.approx(bound / np.sqrt(3), rel=0.01)  # std of Uniform(-a, a)
     wc = nn.Conv2d(8, 16, 3, init="xavier", seed=0).params["weight"]
     assert np.abs(wc).max() <= np.sqrt(6 / (8 * 9 + 16 * 9))
@@ -258,13 +292,15 @@ def test_init_seed_reproducible():
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     np.testing.assert_array_equal(nn.he_normal((5, 6), seed=1), nn.he_normal((5, 6), seed=1))
-    np.testing.assert_array_equal(nn.Linear(4, 3, init="xavier", seed=2).params["weight"],
-                                  nn.xavier_uniform((3, 4), seed=2))
+    np.testing.assert_array_equal(
+        nn.Linear(4, 3, init="xavier", seed=2).params["weight"], nn.xavier_uniform((3, 4), seed=2)
+    )
 
 
 # --------------------------------------------------------------------------
 # Dropout
 # --------------------------------------------------------------------------
+
 
 def test_dropout_eval_is_identity():
     x = randn(0, 5, 7)
@@ -285,11 +321,11 @@ def test_dropout_training_scales_and_preserves_expectation():
     x = np.full((200, 500), 2.0)
     out = layer.forward(x)
     kept = out != 0
-    np.testing.assert_allclose(out[kept], 2.0 / (1 - p))            # survivors scaled by 1/(1-p)
-    assert kept.mean() == pytest.approx(1 - p, abs=0.005)            # 100000 draws: sd 0.0015
-    assert out.mean() == pytest.approx(2.0, rel=0.01)                # E[out] = x
+    np.testing.assert_allclose(out[kept], 2.0 / (1 - p))  # survivors scaled by 1/(1-p)
+    assert kept.mean() == pytest.approx(1 - p, abs=0.005)  # 100000 draws: sd 0.0015
+    assert out.mean() == pytest.approx(2.0, rel=0.01)  # E[out] = x
     np.testing.assert_array_equal(layer.backward(np.ones_like(x)), kept / (1 - p))  # same mask
-    assert not np.array_equal(layer.forward(x) != 0, kept)           # a new mask each forward
+    assert not np.array_equal(layer.forward(x) != 0, kept)  # a new mask each forward
 
 
 def test_dropout_seeded_masks_reproducible():
@@ -302,6 +338,7 @@ def test_dropout_seeded_masks_reproducible():
 # --------------------------------------------------------------------------
 # Containers, modes, parameters, shapes, dtype
 # --------------------------------------------------------------------------
+
 
 def test_train_eval_propagate():
     model = small_cnn()
@@ -340,9 +377,15 @@ def test_backward_overwrites_gradients():
 
 def test_output_shapes_match_forward_and_torch():
     model = nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2, seed=0), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 3, stride=2, dilation=2, seed=0), nn.ReLU(), nn.AvgPool2d(3, 2, 1),
-        nn.Flatten(), nn.Linear(16 * 3 * 3, 10, seed=0), nn.Dropout(0.5),
+        nn.Conv2d(1, 6, 5, padding=2, seed=0),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 3, stride=2, dilation=2, seed=0),
+        nn.ReLU(),
+        nn.AvgPool2d(3, 2, 1),
+        nn.Flatten(),
+        nn.Linear(16 * 3 * 3, 10, seed=0),
+        nn.Dropout(0.5),
     )
     shapes = model.output_shapes((2, 1, 28, 28))
     x = randn(0, 2, 1, 28, 28)
@@ -351,16 +394,23 @@ def test_output_shapes_match_forward_and_torch():
         assert x.shape == shape
     assert model.output_shape((2, 1, 28, 28)) == (2, 10)
     tmodel = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(6, 16, 3, stride=2, dilation=2), torch.nn.ReLU(), torch.nn.AvgPool2d(3, 2, 1))
+        torch.nn.Conv2d(1, 6, 5, padding=2),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 16, 3, stride=2, dilation=2),
+        torch.nn.ReLU(),
+        torch.nn.AvgPool2d(3, 2, 1),
+    )
     assert shapes[5] == tuple(tmodel(torch.zeros(2, 1, 28, 28)).shape)
 
 
 def test_repr_reads_like_torch():
     pairs = [
         (nn.Conv2d(1, 8, 3), torch.nn.Conv2d(1, 8, 3)),
-        (nn.Conv2d(3, 16, (3, 5), stride=2, padding=1, dilation=2, bias=False),
-         torch.nn.Conv2d(3, 16, (3, 5), stride=2, padding=1, dilation=2, bias=False)),
+        (
+            nn.Conv2d(3, 16, (3, 5), stride=2, padding=1, dilation=2, bias=False),
+            torch.nn.Conv2d(3, 16, (3, 5), stride=2, padding=1, dilation=2, bias=False),
+        ),
         (nn.Linear(784, 10), torch.nn.Linear(784, 10)),
         (nn.ReLU(), torch.nn.ReLU()),
         (nn.Flatten(), torch.nn.Flatten()),
@@ -372,18 +422,23 @@ def test_repr_reads_like_torch():
     assert repr(nn.Dropout(0.25)) == "Dropout(p=0.25)"
     assert repr(nn.Sequential(nn.Flatten(), nn.Linear(4, 2))) == (
         "Sequential(\n  (0): Flatten(start_dim=1, end_dim=-1)\n"
-        "  (1): Linear(in_features=4, out_features=2, bias=True)\n)")
+        "  (1): Linear(in_features=4, out_features=2, bias=True)\n)"
+    )
 
 
 def test_float32_layers():
     model64 = small_cnn(dropout=False)
     model32 = nn.Sequential(
-        nn.Conv2d(1, 2, 3, padding=1, seed=0, dtype=np.float32), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(18, 3, seed=1, dtype=np.float32))
+        nn.Conv2d(1, 2, 3, padding=1, seed=0, dtype=np.float32),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(18, 3, seed=1, dtype=np.float32),
+    )
     for name, p in model32.params.items():
         assert p.dtype == np.float32
         np.testing.assert_allclose(p, model64.params[name], rtol=1e-6)
-    x = randn(0, 4, 1, 6, 6)                      # float64 input is converted
+    x = randn(0, 4, 1, 6, 6)  # float64 input is converted
     out32, out64 = model32.forward(x), model64.forward(x)
     assert out32.dtype == np.float32
     np.testing.assert_allclose(out32, out64, rtol=1e-4, atol=1e-5)
@@ -397,6 +452,7 @@ def test_float32_layers():
 # --------------------------------------------------------------------------
 # Training smoke test
 # --------------------------------------------------------------------------
+
 
 def bars(n, rng):
     """Class 0: a vertical bar, class 1: a horizontal bar, at random positions, plus noise."""
@@ -416,8 +472,8 @@ def test_small_cnn_learns_bars():
 
     rng = np.random.default_rng(0)
     model = nn.Sequential(
-        nn.Conv2d(1, 4, 3, padding=1, seed=0), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(4 * 4 * 4, 2, seed=1))
+        nn.Conv2d(1, 4, 3, padding=1, seed=0), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 4 * 4, 2, seed=1)
+    )
     loss_fn = nn.SoftmaxCrossEntropy()
     opt = SGD(model, lr=0.05, momentum=0.9)
     x_test, y_test = bars(200, rng)
@@ -437,6 +493,7 @@ def test_small_cnn_learns_bars():
 # --------------------------------------------------------------------------
 # Error messages
 # --------------------------------------------------------------------------
+
 
 def test_conv2d_wrong_channels():
     layer = nn.Conv2d(3, 8, 3)
@@ -466,9 +523,11 @@ def test_sequential_names_the_failing_layer():
         nn.Sequential(nn.ReLU(), "relu")
 
 
-@pytest.mark.parametrize("layer", [
-    nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), nn.AvgPool2d(2), nn.ReLU(), nn.Flatten(),
-    nn.Linear(3, 2), nn.Dropout(0.5)], ids=repr)
+@pytest.mark.parametrize(
+    "layer",
+    [nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), nn.AvgPool2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(3, 2), nn.Dropout(0.5)],
+    ids=repr,
+)
 def test_backward_before_forward(layer):
     with pytest.raises(RuntimeError, match="backward\\(\\) was called before forward\\(\\)"):
         layer.backward(np.zeros((1, 2, 2, 2)))

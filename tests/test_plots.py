@@ -137,9 +137,9 @@ def test_plot_filters_accepts_torch_tensors():
 def test_plot_feature_maps_one_row_per_layer():
     rng = np.random.default_rng(0)
     activations = [
-        ("input", rng.random((1, 1, 28, 28))),   # batch axis of 1 is dropped
+        ("input", rng.random((1, 1, 28, 28))),  # batch axis of 1 is dropped
         ("conv1", rng.random((8, 28, 28))),
-        ("conv2", rng.random((16, 14, 14))),   # more channels than max_channels
+        ("conv2", rng.random((16, 14, 14))),  # more channels than max_channels
         ("logits", rng.random((1, 10))),
     ]
     fig = render(plots.plot_feature_maps(activations, max_channels=6))
@@ -157,8 +157,12 @@ def test_plot_feature_maps_one_row_per_layer():
 
 
 def test_plot_history_train_and_test_curves():
-    history = {"train_loss": [1.0, 0.5, 0.3], "train_acc": [0.7, 0.85, 0.9],
-               "test_loss": [0.8, 0.4, 0.35], "test_acc": [0.75, 0.88, 0.9]}
+    history = {
+        "train_loss": [1.0, 0.5, 0.3],
+        "train_acc": [0.7, 0.85, 0.9],
+        "test_loss": [0.8, 0.4, 0.35],
+        "test_acc": [0.75, 0.88, 0.9],
+    }
     fig = render(plots.plot_history(history))
     loss_ax, acc_ax = fig.axes
     assert loss_ax.get_title() == "Loss" and acc_ax.get_title() == "Accuracy"
@@ -185,9 +189,7 @@ def test_confusion_matrix_against_hand_count():
     y_true = [0, 0, 0, 1, 1, 2, 2, 2, 2]
     y_pred = [0, 1, 0, 1, 1, 2, 0, 2, 1]
     # counted by hand: class 0 -> {0: 2, 1: 1}; class 1 -> {1: 2}; class 2 -> {0: 1, 1: 1, 2: 2}
-    expected = [[2, 1, 0],
-                [0, 2, 0],
-                [1, 1, 2]]
+    expected = [[2, 1, 0], [0, 2, 0], [1, 1, 2]]
     counts = plots.confusion_matrix(y_true, y_pred)
     np.testing.assert_array_equal(counts, expected)
     assert counts.dtype == np.int64

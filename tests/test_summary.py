@@ -22,8 +22,10 @@ from cnnlab.summary import LayerTable, layer_table
 
 MODELS = {
     "original": (lambda: models.alexnet("original"), lambda: models.alexnet_spec("original")),
-    "original-ungrouped": (lambda: models.alexnet("original-ungrouped"),
-                           lambda: models.alexnet_spec("original-ungrouped")),
+    "original-ungrouped": (
+        lambda: models.alexnet("original-ungrouped"),
+        lambda: models.alexnet_spec("original-ungrouped"),
+    ),
     "torchvision": (lambda: models.alexnet("torchvision"), lambda: models.alexnet_spec("torchvision")),
     "vgg16": (models.vgg16, models.vgg16_spec),
     "lenet5": (models.lenet5, models.lenet5_spec),
@@ -59,9 +61,16 @@ def test_alexnet_original_totals(table):
     assert t.total_params == 60_965_224
     assert t.total_macs == 724_406_816
     # the same MACs, layer by layer from the paper's shapes 55, 27, 13, 13, 13
-    by_hand = (conv_macs(55, 55, 96, 3, 11) + conv_macs(27, 27, 256, 96, 5, 2)
-               + conv_macs(13, 13, 384, 256, 3) + conv_macs(13, 13, 384, 384, 3, 2)
-               + conv_macs(13, 13, 256, 384, 3, 2) + 9216 * 4096 + 4096 * 4096 + 4096 * 1000)
+    by_hand = (
+        conv_macs(55, 55, 96, 3, 11)
+        + conv_macs(27, 27, 256, 96, 5, 2)
+        + conv_macs(13, 13, 384, 256, 3)
+        + conv_macs(13, 13, 384, 384, 3, 2)
+        + conv_macs(13, 13, 256, 384, 3, 2)
+        + 9216 * 4096
+        + 4096 * 4096
+        + 4096 * 1000
+    )
     assert by_hand == 724_406_816
 
 
@@ -140,20 +149,35 @@ def test_lenet5_totals(name, shape):
     for t in (torch_table(name, shape), spec_table(name, shape)):
         assert t.total_params == 61_706
         assert [t[n].output_shape for n in ["c1", "s2", "c3", "s4", "c5", "f6", "output"]] == [
-            (6, 28, 28), (6, 14, 14), (16, 10, 10), (16, 5, 5), (120, 1, 1), (84,), (10,)]
+            (6, 28, 28),
+            (6, 14, 14),
+            (16, 10, 10),
+            (16, 5, 5),
+            (120, 1, 1),
+            (84,),
+            (10,),
+        ]
         assert t["c3"].params == (6 * 25 + 1) * 16  # full connection, not the paper's table 1
-        assert t.total_macs == (conv_macs(28, 28, 6, 1, 5) + conv_macs(10, 10, 16, 6, 5)
-                                + conv_macs(1, 1, 120, 16, 5) + 120 * 84 + 84 * 10)
+        assert t.total_macs == (
+            conv_macs(28, 28, 6, 1, 5) + conv_macs(10, 10, 16, 6, 5) + conv_macs(1, 1, 120, 16, 5) + 120 * 84 + 84 * 10
+        )
 
 
 # --- torch and spec agree; totals equal the module's parameters ------------------------------
 
 
-@pytest.mark.parametrize("name, shape", [
-    ("original", (3, 227, 227)), ("original-ungrouped", (3, 227, 227)),
-    ("torchvision", (3, 224, 224)), ("torchvision", (3, 227, 227)),
-    ("vgg16", (3, 224, 224)), ("lenet5", (1, 32, 32)), ("lenet5-28", (1, 28, 28)),
-])
+@pytest.mark.parametrize(
+    "name, shape",
+    [
+        ("original", (3, 227, 227)),
+        ("original-ungrouped", (3, 227, 227)),
+        ("torchvision", (3, 224, 224)),
+        ("torchvision", (3, 227, 227)),
+        ("vgg16", (3, 224, 224)),
+        ("lenet5", (1, 32, 32)),
+        ("lenet5-28", (1, 28, 28)),
+    ],
+)
 def test_torch_and_spec_agree_row_by_row(name, shape):
     from_torch, from_spec = torch_table(name, shape), spec_table(name, shape)
     assert len(from_torch) == len(from_spec) == len(MODELS[name][1]())
@@ -192,15 +216,22 @@ def test_batchnorm_counts_scale_and_shift_not_running_stats():
     assert (s["bn1"].weights, s["bn1"].biases, s["bn1"].output_shape) == (8, 8, (8, 8, 8))
     assert s["bn2"].params == 0
     assert s.total_params == 8 * 9 + 16
-    torch_model = nn.Sequential(OrderedDict(
-        conv1=nn.Conv2d(1, 8, 3, bias=False), bn1=nn.BatchNorm2d(8),
-        bn2=nn.BatchNorm2d(8, affine=False), relu4=nn.ReLU()))
+    torch_model = nn.Sequential(
+        OrderedDict(
+            conv1=nn.Conv2d(1, 8, 3, bias=False),
+            bn1=nn.BatchNorm2d(8),
+            bn2=nn.BatchNorm2d(8, affine=False),
+            relu4=nn.ReLU(),
+        )
+    )
     assert layer_table(torch_model, (1, 10, 10)).to_dicts() == s.to_dicts()
 
 
 def test_batchnorm_channel_mismatch():
-    spec = [{"type": "conv", "name": "conv1", "out_channels": 8, "kernel_size": 3},
-            {"type": "batchnorm", "name": "bn1", "num_features": 16}]
+    spec = [
+        {"type": "conv", "name": "conv1", "out_channels": 8, "kernel_size": 3},
+        {"type": "batchnorm", "name": "bn1", "num_features": 16},
+    ]
     with pytest.raises(ValueError, match="layer 'bn1' expects 16 channels but receives 8"):
         layer_table(spec, (1, 10, 10))
 
@@ -212,15 +243,31 @@ def torch_layer(layer, c_in):
     """The torch module that a single spec layer describes."""
     kind = layer["type"]
     if kind == "conv":
-        return nn.Conv2d(c_in, layer["out_channels"], layer["kernel_size"], stride=layer.get("stride", 1),
-                         padding=layer.get("padding", 0), dilation=layer.get("dilation", 1),
-                         groups=layer.get("groups", 1), bias=layer.get("bias", True))
+        return nn.Conv2d(
+            c_in,
+            layer["out_channels"],
+            layer["kernel_size"],
+            stride=layer.get("stride", 1),
+            padding=layer.get("padding", 0),
+            dilation=layer.get("dilation", 1),
+            groups=layer.get("groups", 1),
+            bias=layer.get("bias", True),
+        )
     if kind == "maxpool":
-        return nn.MaxPool2d(layer["kernel_size"], stride=layer.get("stride"), padding=layer.get("padding", 0),
-                            dilation=layer.get("dilation", 1), ceil_mode=layer.get("ceil_mode", False))
+        return nn.MaxPool2d(
+            layer["kernel_size"],
+            stride=layer.get("stride"),
+            padding=layer.get("padding", 0),
+            dilation=layer.get("dilation", 1),
+            ceil_mode=layer.get("ceil_mode", False),
+        )
     if kind == "avgpool":
-        return nn.AvgPool2d(layer["kernel_size"], stride=layer.get("stride"), padding=layer.get("padding", 0),
-                            ceil_mode=layer.get("ceil_mode", False))
+        return nn.AvgPool2d(
+            layer["kernel_size"],
+            stride=layer.get("stride"),
+            padding=layer.get("padding", 0),
+            ceil_mode=layer.get("ceil_mode", False),
+        )
     raise AssertionError(kind)
 
 
@@ -295,12 +342,10 @@ def test_random_single_layers_match_torch():
     for _ in range(300):
         kind = rng.choice(["conv", "conv", "maxpool", "avgpool"])
         k = rng.randint(1, 5)
-        layer = {"type": kind, "kernel_size": k, "stride": rng.randint(1, 4),
-                 "padding": rng.randint(0, 3)}
+        layer = {"type": kind, "kernel_size": k, "stride": rng.randint(1, 4), "padding": rng.randint(0, 3)}
         if kind == "conv":
             groups = rng.choice([1, 1, 2, 3])
-            layer.update(out_channels=groups * rng.randint(1, 3), groups=groups,
-                         dilation=rng.randint(1, 3))
+            layer.update(out_channels=groups * rng.randint(1, 3), groups=groups, dilation=rng.randint(1, 3))
             c_in = groups * rng.randint(1, 2) if rng.random() < 0.9 else rng.randint(1, 5)
         else:
             layer["ceil_mode"] = rng.random() < 0.5
@@ -314,8 +359,7 @@ def test_random_single_layers_match_torch():
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 def test_padding_same_and_valid():
     for k, d in [(3, 1), (4, 1), (3, 2)]:
-        layer = {"type": "conv", "name": "c", "out_channels": 2, "kernel_size": k, "dilation": d,
-                 "padding": "same"}
+        layer = {"type": "conv", "name": "c", "out_channels": 2, "kernel_size": k, "dilation": d, "padding": "same"}
         module = nn.Conv2d(3, 2, k, dilation=d, padding="same")
         spec = layer_table([layer], (3, 9, 10))
         assert spec["c"].output_shape == (2, 9, 10)
@@ -323,8 +367,7 @@ def test_padding_same_and_valid():
     valid = layer_table([{"type": "conv", "out_channels": 2, "kernel_size": 3, "padding": "valid"}], (1, 9, 10))
     assert valid[0].output_shape == (2, 7, 8)
     with pytest.raises(ValueError, match="stride 1"):
-        layer_table([{"type": "conv", "out_channels": 2, "kernel_size": 3, "stride": 2, "padding": "same"}],
-                    (1, 9, 9))
+        layer_table([{"type": "conv", "out_channels": 2, "kernel_size": 3, "stride": 2, "padding": "same"}], (1, 9, 9))
 
 
 def test_adaptive_pooling_lrn_dropout_flatten_keep_or_reshape():
@@ -341,9 +384,17 @@ def test_adaptive_pooling_lrn_dropout_flatten_keep_or_reshape():
     assert [r.output_shape for r in t] == [(4, 2, 3), (4, 2, 1), (4, 2, 1), (4, 2, 1), (4, 2, 1), (8,), (3,)]
     assert (t["fc"].weights, t["fc"].biases, t["fc"].macs) == (24, 0, 24)
     assert t.total_params == 24 and t.total_macs == 24
-    model = nn.Sequential(OrderedDict(
-        a=nn.AdaptiveAvgPool2d((2, 3)), b=nn.AdaptiveMaxPool2d((None, 1)), n=nn.LocalResponseNorm(5),
-        d=nn.Dropout(0.5), t=nn.Tanh(), f=nn.Flatten(), fc=nn.Linear(8, 3, bias=False)))
+    model = nn.Sequential(
+        OrderedDict(
+            a=nn.AdaptiveAvgPool2d((2, 3)),
+            b=nn.AdaptiveMaxPool2d((None, 1)),
+            n=nn.LocalResponseNorm(5),
+            d=nn.Dropout(0.5),
+            t=nn.Tanh(),
+            f=nn.Flatten(),
+            fc=nn.Linear(8, 3, bias=False),
+        )
+    )
     assert layer_table(model, (4, 7, 9)).to_dicts() == t.to_dicts()
 
 
@@ -351,39 +402,74 @@ def test_adaptive_pooling_lrn_dropout_flatten_keep_or_reshape():
 
 
 def test_fc_in_features_mismatch_names_layer_and_shape():
-    spec = [{"type": "conv", "name": "conv5", "out_channels": 256, "kernel_size": 3, "padding": 1},
-            {"type": "flatten"},
-            {"type": "linear", "name": "fc6", "in_features": 9216, "out_features": 4096}]
+    spec = [
+        {"type": "conv", "name": "conv5", "out_channels": 256, "kernel_size": 3, "padding": 1},
+        {"type": "flatten"},
+        {"type": "linear", "name": "fc6", "in_features": 9216, "out_features": 4096},
+    ]
     with pytest.raises(ValueError) as info:
         layer_table(spec, (3, 7, 7))
     assert str(info.value) == "layer 'fc6' expects 9216 inputs but receives 12544 (256x7x7)"
 
 
-@pytest.mark.parametrize("spec, shape, message", [
-    ([{"type": "conv", "name": "conv1", "out_channels": 96, "kernel_size": 11}], (3, 10, 10),
-     r"layer 'conv1' has a 11x11 kernel .* larger than its padded input 10x10"),
-    ([{"type": "maxpool", "name": "pool9", "kernel_size": 3, "stride": 2}], (8, 2, 5),
-     r"layer 'pool9' .* larger than its padded input 2x5"),
-    ([{"type": "conv", "name": "conv2", "out_channels": 256, "kernel_size": 5, "groups": 2}], (3, 27, 27),
-     r"layer 'conv2' has groups=2, but its 3 input channels"),
-    ([{"type": "conv", "name": "conv2", "out_channels": 255, "kernel_size": 5, "groups": 2}], (96, 27, 27),
-     r"layer 'conv2' has groups=2.* 255 output channels"),
-    ([{"type": "conv", "name": "conv2", "in_channels": 64, "out_channels": 8, "kernel_size": 3}], (96, 9, 9),
-     r"layer 'conv2' expects 64 input channels but receives 96"),
-    ([{"type": "linear", "name": "fc6", "out_features": 10}], (3, 4, 4),
-     r"layer 'fc6' \(linear\) needs a flat input but receives 3x4x4; put a \{'type': 'flatten'\}"),
-    ([{"type": "flatten"}, {"type": "conv", "name": "conv9", "out_channels": 2, "kernel_size": 1}], (3, 4, 4),
-     r"layer 'conv9' \(conv\) needs a \(C, H, W\) input, got shape 48"),
-    ([{"type": "conv", "name": "conv1", "out_channels": 8}], (3, 9, 9),
-     r"layer 'conv1' \(conv\) needs a 'kernel_size' entry"),
-    ([{"type": "conv", "name": "conv1", "out_channels": 8, "kernel_size": 3, "strides": 2}], (3, 9, 9),
-     r"layer 'conv1' \(conv\) has unknown key\(s\) strides"),
-    ([{"type": "convolution", "name": "conv1"}], (3, 9, 9), r"layer 'conv1' has unknown type 'convolution'"),
-    ([{"name": "conv1"}], (3, 9, 9), r"spec entry 1 has no 'type'"),
-    ([{"type": "relu", "name": "a"}, {"type": "relu", "name": "a"}], (3, 9, 9), r"'a' is used twice"),
-    ([{"type": "conv", "name": "conv1", "out_channels": 8, "kernel_size": 3, "stride": 0}], (3, 9, 9),
-     r"stride of layer 'conv1' must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "spec, shape, message",
+    [
+        (
+            [{"type": "conv", "name": "conv1", "out_channels": 96, "kernel_size": 11}],
+            (3, 10, 10),
+            r"layer 'conv1' has a 11x11 kernel .* larger than its padded input 10x10",
+        ),
+        (
+            [{"type": "maxpool", "name": "pool9", "kernel_size": 3, "stride": 2}],
+            (8, 2, 5),
+            r"layer 'pool9' .* larger than its padded input 2x5",
+        ),
+        (
+            [{"type": "conv", "name": "conv2", "out_channels": 256, "kernel_size": 5, "groups": 2}],
+            (3, 27, 27),
+            r"layer 'conv2' has groups=2, but its 3 input channels",
+        ),
+        (
+            [{"type": "conv", "name": "conv2", "out_channels": 255, "kernel_size": 5, "groups": 2}],
+            (96, 27, 27),
+            r"layer 'conv2' has groups=2.* 255 output channels",
+        ),
+        (
+            [{"type": "conv", "name": "conv2", "in_channels": 64, "out_channels": 8, "kernel_size": 3}],
+            (96, 9, 9),
+            r"layer 'conv2' expects 64 input channels but receives 96",
+        ),
+        (
+            [{"type": "linear", "name": "fc6", "out_features": 10}],
+            (3, 4, 4),
+            r"layer 'fc6' \(linear\) needs a flat input but receives 3x4x4; put a \{'type': 'flatten'\}",
+        ),
+        (
+            [{"type": "flatten"}, {"type": "conv", "name": "conv9", "out_channels": 2, "kernel_size": 1}],
+            (3, 4, 4),
+            r"layer 'conv9' \(conv\) needs a \(C, H, W\) input, got shape 48",
+        ),
+        (
+            [{"type": "conv", "name": "conv1", "out_channels": 8}],
+            (3, 9, 9),
+            r"layer 'conv1' \(conv\) needs a 'kernel_size' entry",
+        ),
+        (
+            [{"type": "conv", "name": "conv1", "out_channels": 8, "kernel_size": 3, "strides": 2}],
+            (3, 9, 9),
+            r"layer 'conv1' \(conv\) has unknown key\(s\) strides",
+        ),
+        ([{"type": "convolution", "name": "conv1"}], (3, 9, 9), r"layer 'conv1' has unknown type 'convolution'"),
+        ([{"name": "conv1"}], (3, 9, 9), r"spec entry 1 has no 'type'"),
+        ([{"type": "relu", "name": "a"}, {"type": "relu", "name": "a"}], (3, 9, 9), r"'a' is used twice"),
+        (
+            [{"type": "conv", "name": "conv1", "out_channels": 8, "kernel_size": 3, "stride": 0}],
+            (3, 9, 9),
+            r"stride of layer 'conv1' must be >= 1",
+        ),
+    ],
+)
 def test_bad_specs_raise_naming_the_layer(spec, shape, message):
     with pytest.raises(ValueError, match=message):
         layer_table(spec, shape)
@@ -409,8 +495,11 @@ def test_unnamed_spec_layers_and_aliases_and_dataclasses():
         kernel_size: int
         type: str = "conv"
 
-    t = layer_table([Conv(4, 3), {"type": "ReLU"}, {"type": "fc", "out_features": 2}][:2]
-                    + [{"type": "flatten"}, {"type": "fc", "out_features": 2}], (1, 5, 5))
+    t = layer_table(
+        [Conv(4, 3), {"type": "ReLU"}, {"type": "fc", "out_features": 2}][:2]
+        + [{"type": "flatten"}, {"type": "fc", "out_features": 2}],
+        (1, 5, 5),
+    )
     assert [r.name for r in t] == ["conv1", "relu2", "flatten3", "linear4"]
     assert [r.kind for r in t] == ["conv", "relu", "flatten", "linear"]
     assert t["linear4"].weights == 4 * 3 * 3 * 2
@@ -430,8 +519,7 @@ def test_table_api():
     with pytest.raises(KeyError, match="no layer named 'conv9'"):
         t["conv9"]
     dicts = t.to_dicts()
-    assert set(dicts[0]) >= {"name", "kind", "output_shape", "weights", "biases", "params", "macs",
-                             "activation_bytes"}
+    assert set(dicts[0]) >= {"name", "kind", "output_shape", "weights", "biases", "params", "macs", "activation_bytes"}
     assert sum(d["params"] for d in dicts) == t.total_params
     assert t.total_activation_bytes == 4 * sum(math.prod(r.output_shape) for r in t)
     assert "60,965,224" in repr(t)
@@ -464,9 +552,12 @@ def test_html_rendering():
 
 
 def test_nested_modules_use_full_names():
-    model = nn.Sequential(OrderedDict(
-        features=nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()),
-        head=nn.Sequential(nn.Flatten(), nn.Linear(8 * 4 * 4, 2))))
+    model = nn.Sequential(
+        OrderedDict(
+            features=nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()),
+            head=nn.Sequential(nn.Flatten(), nn.Linear(8 * 4 * 4, 2)),
+        )
+    )
     t = layer_table(model, (3, 6, 6))
     assert [r.name for r in t] == ["features.0", "features.1", "head.0", "head.1"]
     assert t["head.1"].weights == 8 * 4 * 4 * 2
@@ -506,10 +597,12 @@ def test_model_state_is_restored_and_single_leaf_works():
 
 
 def test_specs_need_no_torch():
-    code = ("import sys; from cnnlab import models; from cnnlab.summary import layer_table; "
-            "t = layer_table(models.alexnet_spec('original'), (3, 227, 227)); "
-            "assert t.total_params == 60965224, t.total_params; "
-            "assert 'torch' not in sys.modules, 'torch was imported'")
+    code = (
+        "import sys; from cnnlab import models; from cnnlab.summary import layer_table; "
+        "t = layer_table(models.alexnet_spec('original'), (3, 227, 227)); "
+        "assert t.total_params == 60965224, t.total_params; "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -19,8 +19,12 @@ torch = pytest.importorskip("torch")
 def small_mnist(mnist):
     """2000 training and 1000 test digits, normalised, (N, 1, 28, 28) float32."""
     x_train, y_train, x_test, y_test = mnist
-    return (normalize_images(x_train[:2000]), y_train[:2000].astype(np.int64),
-            normalize_images(x_test[:1000]), y_test[:1000].astype(np.int64))
+    return (
+        normalize_images(x_train[:2000]),
+        y_train[:2000].astype(np.int64),
+        normalize_images(x_test[:1000]),
+        y_test[:1000].astype(np.int64),
+    )
 
 
 @pytest.fixture
@@ -49,9 +53,9 @@ def test_lr_schedules(schedule):
     if schedule is None:
         assert rates == [0.1] * 100
     else:
-        assert rates[-1] == pytest.approx(1e-4)       # annealed to lr / 1000 at the last step
+        assert rates[-1] == pytest.approx(1e-4)  # annealed to lr / 1000 at the last step
     if schedule == "onecycle":
-        assert rates[0] == pytest.approx(0.01)        # starts at lr / 10
+        assert rates[0] == pytest.approx(0.01)  # starts at lr / 10
         assert max(rates) == pytest.approx(0.1, rel=0.05) and 19 <= rates.index(max(rates)) <= 21
     with pytest.raises(ValueError, match="schedule"):
         train._check_schedule("step")
@@ -79,8 +83,18 @@ def test_numpy_training_learns(small_mnist):
     model = train.numpy_mnist_cnn(seed=0)
     loss = nn.SoftmaxCrossEntropy()
     before_loss, before_acc = train.evaluate_numpy(model, loss, x_test, y_test)
-    history = train.train_numpy(model, loss, optim.SGD(model, lr=0.05, momentum=0.9), x, y,
-                                epochs=1, batch_size=32, x_val=x_test, y_val=y_test, progress=False)
+    history = train.train_numpy(
+        model,
+        loss,
+        optim.SGD(model, lr=0.05, momentum=0.9),
+        x,
+        y,
+        epochs=1,
+        batch_size=32,
+        x_val=x_test,
+        y_val=y_test,
+        progress=False,
+    )
     assert history.epochs == 1
     assert history["test_loss"][0] < 0.5 * before_loss
     assert history["test_acc"][0] > 0.6 > before_acc + 0.3
@@ -99,8 +113,18 @@ def test_numpy_training_is_seeded_and_follows_schedule(small_mnist):
     for seed in (3, 3, 4):
         model = train.numpy_mnist_cnn(seed=0)
         opt = optim.SGD(model, lr=0.05, momentum=0.9)
-        h = train.train_numpy(model, nn.SoftmaxCrossEntropy(), opt, x, y, epochs=2, batch_size=64,
-                              seed=seed, progress=False, schedule="onecycle")
+        h = train.train_numpy(
+            model,
+            nn.SoftmaxCrossEntropy(),
+            opt,
+            x,
+            y,
+            epochs=2,
+            batch_size=64,
+            seed=seed,
+            progress=False,
+            schedule="onecycle",
+        )
         runs.append(h["train_loss"])
         assert opt.lr == pytest.approx(0.05 / 1000) and h["lr"][-1] == opt.lr
     assert runs[0] == runs[1] and runs[0] != runs[2]
@@ -135,8 +159,7 @@ def test_torch_fit_learns(small_mnist, one_thread):
     x, y, x_test, y_test = small_mnist
     model = lenet()
     before_loss, before_acc = train.evaluate(model, x_test, y_test)
-    history = train.fit(model, (x, y), (x_test, y_test), epochs=1, lr=3e-3, batch_size=64,
-                        device="cpu", progress=False)
+    history = train.fit(model, (x, y), (x_test, y_test), epochs=1, lr=3e-3, batch_size=64, device="cpu", progress=False)
     assert history["test_loss"][0] < 0.6 * before_loss
     assert history["test_acc"][0] > 0.6 > before_acc + 0.3
     assert history["lr"][0] < 3e-3 * 0.01  # one-cycle ends annealed
@@ -147,8 +170,18 @@ def test_torch_fit_learns(small_mnist, one_thread):
 
 def test_torch_fit_sgd_without_schedule_learns(small_mnist, one_thread):
     x, y, x_test, y_test = small_mnist
-    history = train.fit(lenet(), (x, y), (x_test, y_test), epochs=1, lr=0.05, batch_size=32,
-                        optimizer="sgd", schedule=None, device="cpu", progress=False)
+    history = train.fit(
+        lenet(),
+        (x, y),
+        (x_test, y_test),
+        epochs=1,
+        lr=0.05,
+        batch_size=32,
+        optimizer="sgd",
+        schedule=None,
+        device="cpu",
+        progress=False,
+    )
     assert history["lr"] == [0.05]
     assert history["test_acc"][0] > 0.6
 
@@ -158,8 +191,7 @@ def test_torch_fit_is_deterministic_on_cpu(small_mnist, one_thread):
     test = (small_mnist[2][:200], small_mnist[3][:200])
 
     def run(seed):
-        h = train.fit(lenet(0), (x, y), test, epochs=2, lr=3e-3, batch_size=64, device="cpu",
-                      seed=seed, progress=False)
+        h = train.fit(lenet(0), (x, y), test, epochs=2, lr=3e-3, batch_size=64, device="cpu", seed=seed, progress=False)
         return {k: v for k, v in h.items() if k != "epoch_time"}
 
     first = run(0)

@@ -1,8 +1,8 @@
 """Tests for cnnlab.widgets: explorer state, HTML rendering and headless widgets (no browser)."""
 
-from html.parser import HTMLParser
 import itertools
 import math
+from html.parser import HTMLParser
 
 import numpy as np
 import pytest
@@ -18,12 +18,13 @@ from cnnlab.widgets import (
     render_pool_html,
 )
 
-A = np.arange(1.0, 17).reshape(4, 4)            # lecture input A
-K = np.array([[1.0, 0], [-1, 2]])               # lecture 2x2 kernel
+A = np.arange(1.0, 17).reshape(4, 4)  # lecture input A
+K = np.array([[1.0, 0], [-1, 2]])  # lecture 2x2 kernel
 POOL_X = np.array([[4.0, 8, 3, 9], [16, 10, 0, 7], [6, 12, 13, 8], [67, 18, 3, 7]])
 
 
 # ----------------------------------------------------------------------------- helpers
+
 
 class CellCollector(HTMLParser):
     """Collects every <td> (attributes + text) with the classes of its enclosing table,
@@ -31,10 +32,10 @@ class CellCollector(HTMLParser):
 
     def __init__(self):
         super().__init__()
-        self.cells = []          # dicts: table, classes, attrs, text
+        self.cells = []  # dicts: table, classes, attrs, text
         self.table = None
         self.current = None
-        self.text_stack = []     # [class, depth, text] for elements we collect text of
+        self.text_stack = []  # [class, depth, text] for elements we collect text of
         self.depth = 0
         self.texts = {}
 
@@ -123,21 +124,22 @@ def find_control(box, description):
 
 # ----------------------------------------------------------------------------- conv state
 
+
 def conv_combinations():
     """Parameter combinations incl. padding 0, H != W, stride > kernel, dilation > 1, kernel = input."""
-    for (h, w), k, s, p, d in itertools.product([(4, 4), (5, 7), (7, 3), (1, 6)], [1, 2, 3],
-                                                [1, 2, 3, 4], [0, 1, 2], [1, 2, 3]):
+    for (h, w), k, s, p, d in itertools.product(
+        [(4, 4), (5, 7), (7, 3), (1, 6)], [1, 2, 3], [1, 2, 3, 4], [0, 1, 2], [1, 2, 3]
+    ):
         yield h, w, k, s, p, d
-    yield 4, 4, 4, 1, 0, 1     # kernel = input size
-    yield 5, 3, 5, 2, 0, 1     # kernel taller than wide input
+    yield 4, 4, 4, 1, 0, 1  # kernel = input size
+    yield 5, 3, 5, 2, 0, 1  # kernel taller than wide input
 
 
 def test_output_shape_matches_conv_output_size_for_many_combinations():
     rng = np.random.default_rng(0)
     valid = invalid = 0
     for h, w, k, s, p, d in conv_combinations():
-        state = ConvExplorerState(rng.integers(0, 9, (h, w)), np.ones((k, k)),
-                                  stride=s, padding=p, dilation=d)
+        state = ConvExplorerState(rng.integers(0, 9, (h, w)), np.ones((k, k)), stride=s, padding=p, dilation=d)
         try:
             expected = (F.conv_output_size(h, k, s, p, d), F.conv_output_size(w, k, s, p, d))
         except ValueError:
@@ -158,12 +160,15 @@ def test_output_shape_matches_conv_output_size_for_many_combinations():
     assert valid > 100 and invalid > 10
 
 
-@pytest.mark.parametrize("position, cells", [
-    ((0, 0), [(0, 0), (0, 1), (1, 0), (1, 1)]),
-    ((0, 1), [(0, 2), (0, 3), (1, 2), (1, 3)]),
-    ((1, 0), [(2, 0), (2, 1), (3, 0), (3, 1)]),
-    ((1, 1), [(2, 2), (2, 3), (3, 2), (3, 3)]),
-])
+@pytest.mark.parametrize(
+    "position, cells",
+    [
+        ((0, 0), [(0, 0), (0, 1), (1, 0), (1, 1)]),
+        ((0, 1), [(0, 2), (0, 3), (1, 2), (1, 3)]),
+        ((1, 0), [(2, 0), (2, 1), (3, 0), (3, 1)]),
+        ((1, 1), [(2, 2), (2, 3), (3, 2), (3, 3)]),
+    ],
+)
 def test_window_cells_lecture_4x4_2x2_stride_2(position, cells):
     state = ConvExplorerState(A, K, stride=2, out_row=position[0], out_col=position[1])
     assert state.output_shape == (2, 2)
@@ -174,9 +179,13 @@ def test_window_cells_lecture_4x4_2x2_stride_2(position, cells):
 def test_window_cells_give_every_output_value():
     """sum(window * kernel) + b reproduces cnnlab.functional.conv2d at every position."""
     rng = np.random.default_rng(1)
-    for (h, w), (kh, kw), s, p, d in [((5, 6), (3, 2), 1, 0, 1), ((6, 5), (2, 3), 2, 1, 2),
-                                      ((4, 4), (4, 4), 1, 0, 1), ((7, 4), (2, 2), 3, 0, 1),
-                                      ((5, 5), (3, 3), 2, 2, 2)]:
+    for (h, w), (kh, kw), s, p, d in [
+        ((5, 6), (3, 2), 1, 0, 1),
+        ((6, 5), (2, 3), 2, 1, 2),
+        ((4, 4), (4, 4), 1, 0, 1),
+        ((7, 4), (2, 2), 3, 0, 1),
+        ((5, 5), (3, 3), 2, 2, 2),
+    ]:
         image = rng.integers(-5, 6, (h, w)).astype(float)
         kernel = rng.integers(-3, 4, (kh, kw)).astype(float)
         state = ConvExplorerState(image, kernel, bias=0.5, stride=s, padding=p, dilation=d)
@@ -193,8 +202,7 @@ def test_window_cells_give_every_output_value():
 def test_dilation_taps_skip_cells():
     state = ConvExplorerState(np.zeros((5, 5)), np.ones((3, 3)), dilation=2)
     assert state.output_shape == (1, 1)
-    assert state.window_cells() == [(0, 0), (0, 2), (0, 4), (2, 0), (2, 2), (2, 4),
-                                    (4, 0), (4, 2), (4, 4)]
+    assert state.window_cells() == [(0, 0), (0, 2), (0, 4), (2, 0), (2, 2), (2, 4), (4, 0), (4, 2), (4, 4)]
     gaps = set(state.gap_cells())
     assert (1, 1) in gaps and (0, 1) in gaps and (3, 4) in gaps
     assert len(gaps) == 25 - 9
@@ -204,9 +212,8 @@ def test_dilation_taps_skip_cells():
 
 
 def test_dilation_2_with_stride_walks_the_dilated_window():
-    state = ConvExplorerState(np.zeros((6, 6)), np.ones((2, 2)), stride=2, dilation=2,
-                              out_row=1, out_col=0)
-    assert state.output_shape == (2, 2)      # floor((6 - 2·1 - 1)/2) + 1 = floor(3/2) + 1
+    state = ConvExplorerState(np.zeros((6, 6)), np.ones((2, 2)), stride=2, dilation=2, out_row=1, out_col=0)
+    assert state.output_shape == (2, 2)  # floor((6 - 2·1 - 1)/2) + 1 = floor(3/2) + 1
     assert state.window_cells() == [(2, 0), (2, 2), (4, 0), (4, 2)]
 
 
@@ -221,7 +228,7 @@ def test_padding_shifts_coordinates():
     assert state.window_cells() == [(0, 0), (0, 1), (1, 0), (1, 1)]
     assert state.is_padding_cell(0, 0) and state.is_padding_cell(1, 0)
     assert not state.is_padding_cell(1, 1)
-    assert state.output[0, 0] == pytest.approx(2 * A[0, 0])     # only K[1,1] = 2 meets the image
+    assert state.output[0, 0] == pytest.approx(2 * A[0, 0])  # only K[1,1] = 2 meets the image
     html = render_conv_html(state)
     windows = cells_with(html, "cnnlab-input", "cnnlab-window", key=("data-in-row", "data-in-col"))
     assert windows == {(-1, -1), (-1, 0), (0, -1), (0, 0)}
@@ -291,7 +298,7 @@ def test_position_clamped_when_stride_grows():
     assert state.output_shape == (2, 2) and (state.out_row, state.out_col) == (1, 1)
     state.update(stride=3)
     assert state.output_shape == (1, 1) and (state.out_row, state.out_col) == (0, 0)
-    state.update(stride=1)                  # smaller stride keeps the (clamped) position
+    state.update(stride=1)  # smaller stride keeps the (clamped) position
     assert (state.out_row, state.out_col) == (0, 0)
 
 
@@ -302,13 +309,16 @@ def test_position_clamped_in_constructor_and_step():
     assert state.set_step(100) == (2, 2)
 
 
-@pytest.mark.parametrize("changes, words", [
-    (dict(kernel=np.ones((5, 5))), "larger than the padded input 4×4"),
-    (dict(kernel=np.ones((3, 3)), dilation=2), "spans 5×5"),
-    (dict(stride=0), "stride must be >= 1"),
-    (dict(padding=-1), "padding must be >= 0"),
-    (dict(dilation=1.5), "dilation must be an int"),
-])
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        (dict(kernel=np.ones((5, 5))), "larger than the padded input 4×4"),
+        (dict(kernel=np.ones((3, 3)), dilation=2), "spans 5×5"),
+        (dict(stride=0), "stride must be >= 1"),
+        (dict(padding=-1), "padding must be >= 0"),
+        (dict(dilation=1.5), "dilation must be an int"),
+    ],
+)
 def test_invalid_parameters_give_a_message_not_an_exception(changes, words):
     state = ConvExplorerState(A, K, out_row=1, out_col=1)
     state.update(**changes)
@@ -319,14 +329,14 @@ def test_invalid_parameters_give_a_message_not_an_exception(changes, words):
     html = render_conv_html(state)
     assert words in text_of(html, "cnnlab-error")
     assert "cnnlab-output" not in html
-    state.formula_text()                      # must not raise either
+    state.formula_text()  # must not raise either
 
 
 def test_invalid_then_valid_again_restores_output():
     state = ConvExplorerState(A, K, out_row=2, out_col=1)
     state.update(kernel=np.ones((5, 5)))
     assert not state.is_valid
-    state.update(padding=1)                   # 4 + 2 = 6 >= 5
+    state.update(padding=1)  # 4 + 2 = 6 >= 5
     assert state.is_valid and state.output_shape == (2, 2)
     assert (state.out_row, state.out_col) == (1, 1)
 
@@ -346,14 +356,18 @@ def test_render_conv_html_structure():
     assert "floor((4 + 2·0 − 1·(2−1) − 1)/1) + 1" in text_of(html, "cnnlab-formula")
     assert text_of(html, "cnnlab-arithmetic") == state.arithmetic()
     assert "cnnlab-legend" in html and "padding" in html
-    texts = {(int(c["attrs"]["data-row"]), int(c["attrs"]["data-col"])): c["text"]
-             for c in parse(html).cells if "cnnlab-output" in c["table"]}
-    assert texts[(0, 0)] == "8"               # by hand, see the lecture example
+    texts = {
+        (int(c["attrs"]["data-row"]), int(c["attrs"]["data-col"])): c["text"]
+        for c in parse(html).cells
+        if "cnnlab-output" in c["table"]
+    }
+    assert texts[(0, 0)] == "8"  # by hand, see the lecture example
     assert texts[(1, 2)] == W.format_number(state.output[1, 2])
 
 
 def test_lecture_constants_match_the_grading_module():
     from cnnlab.grading import exercises
+
     np.testing.assert_array_equal(W.LECTURE_INPUT_A, exercises.LECTURE_A)
     np.testing.assert_array_equal(W.LECTURE_KERNEL, exercises.LECTURE_W)
     np.testing.assert_array_equal(W.LECTURE_POOL_INPUT, exercises.LECTURE_POOL[0, 0])
@@ -381,6 +395,7 @@ def test_format_number():
 
 # ----------------------------------------------------------------------------- pooling state
 
+
 def test_pool_outputs_for_the_lecture_example():
     state = PoolExplorerState(POOL_X, mode="max", kernel_size=2, stride=2)
     np.testing.assert_array_equal(state.output, [[16, 9], [67, 13]])
@@ -397,12 +412,15 @@ def test_pool_stride_defaults_to_kernel_size():
     np.testing.assert_array_equal(state.output, [[16, 9], [67, 13]])
 
 
-@pytest.mark.parametrize("position, cells", [
-    ((0, 0), [(0, 0), (0, 1), (1, 0), (1, 1)]),
-    ((0, 1), [(0, 2), (0, 3), (1, 2), (1, 3)]),
-    ((1, 0), [(2, 0), (2, 1), (3, 0), (3, 1)]),
-    ((1, 1), [(2, 2), (2, 3), (3, 2), (3, 3)]),
-])
+@pytest.mark.parametrize(
+    "position, cells",
+    [
+        ((0, 0), [(0, 0), (0, 1), (1, 0), (1, 1)]),
+        ((0, 1), [(0, 2), (0, 3), (1, 2), (1, 3)]),
+        ((1, 0), [(2, 0), (2, 1), (3, 0), (3, 1)]),
+        ((1, 1), [(2, 2), (2, 3), (3, 2), (3, 3)]),
+    ],
+)
 def test_pool_window_cells(position, cells):
     state = PoolExplorerState(POOL_X, kernel_size=2, stride=2, out_row=position[0], out_col=position[1])
     assert state.window_cells() == cells
@@ -446,8 +464,7 @@ def test_ties_go_to_the_first_cell_in_row_major_order():
 def test_overlapping_windows_add_up_their_gradients():
     state = PoolExplorerState(POOL_X, mode="max", kernel_size=2, stride=1)
     # winners by hand: 16,10,9 / 16,13,13 / 67,18,13
-    assert grad_positions(state.input_grad()) == {(1, 0): 2, (1, 1): 1, (0, 3): 1,
-                                                  (2, 2): 3, (3, 0): 1, (3, 1): 1}
+    assert grad_positions(state.input_grad()) == {(1, 0): 2, (1, 1): 1, (0, 3): 1, (2, 2): 3, (3, 0): 1, (3, 1): 1}
     assert state.input_grad().sum() == state.num_steps == 9
 
 
@@ -465,7 +482,7 @@ def test_pool_arithmetic_and_winner():
 
 def test_pool_padding_shows_what_pooling_sees():
     state = PoolExplorerState(POOL_X, mode="max", kernel_size=3, stride=2, padding=1)
-    assert state.output_shape == (2, 2)          # floor((4 + 2 - 3)/2) + 1
+    assert state.output_shape == (2, 2)  # floor((4 + 2 - 3)/2) + 1
     assert state.padded_input()[0, 0] == -np.inf
     assert state.arithmetic() == "Y[0,0] = max(−∞, −∞, −∞, −∞, 4, 8, −∞, 16, 10) = 16"
     state.update(mode="min")
@@ -479,17 +496,19 @@ def test_pool_padding_shows_what_pooling_sees():
 def test_pool_formula_text():
     state = PoolExplorerState(POOL_X, kernel_size=3, stride=2, padding=1)
     h_line, w_line = state.formula_lines()
-    assert h_line == ("H_out = floor((H + 2P − K)/S) + 1 = floor((4 + 2·1 − 3)/2) + 1 "
-                      "= floor(3/2) + 1 = 2")
+    assert h_line == ("H_out = floor((H + 2P − K)/S) + 1 = floor((4 + 2·1 − 3)/2) + 1 = floor(3/2) + 1 = 2")
     assert w_line.startswith("W_out") and w_line.endswith("= 2")
 
 
-@pytest.mark.parametrize("changes, words", [
-    (dict(padding=2), "more than half"),
-    (dict(kernel_size=5), "larger than the padded input 4×4"),
-    (dict(stride=0), "stride must be >= 1"),
-    (dict(mode="median"), "mode must be one of"),
-])
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        (dict(padding=2), "more than half"),
+        (dict(kernel_size=5), "larger than the padded input 4×4"),
+        (dict(stride=0), "stride must be >= 1"),
+        (dict(mode="median"), "mode must be one of"),
+    ],
+)
 def test_pool_invalid_parameters_give_a_message(changes, words):
     state = PoolExplorerState(POOL_X, kernel_size=2, stride=2, out_row=1, out_col=1)
     state.update(**changes)
@@ -508,8 +527,9 @@ def test_pool_position_clamped_when_stride_grows():
 
 
 def test_render_pool_html_structure():
-    state = PoolExplorerState(POOL_X, mode="max", kernel_size=2, stride=2, out_row=0, out_col=1,
-                              grad_source="selected cell")
+    state = PoolExplorerState(
+        POOL_X, mode="max", kernel_size=2, stride=2, out_row=0, out_col=1, grad_source="selected cell"
+    )
     html = render_pool_html(state)
     assert cells_with(html, "cnnlab-input", "cnnlab-window") == {(0, 2), (0, 3), (1, 2), (1, 3)}
     assert cells_with(html, "cnnlab-input", "cnnlab-winner") == {(0, 3)}
@@ -522,9 +542,11 @@ def test_render_pool_html_structure():
 
 # ----------------------------------------------------------------------------- headless widgets
 
+
 def test_conv_explorer_builds_and_sliders_update_the_html():
     explorer = conv_explorer()
     import ipywidgets
+
     assert isinstance(explorer, ipywidgets.VBox)
     for name in ("stride", "padding", "dilation", "kernel size", "step", "input", "kernel", "H", "W"):
         assert find_control(explorer, name) is explorer.controls[name]
@@ -532,19 +554,27 @@ def test_conv_explorer_builds_and_sliders_update_the_html():
     formula = text_of(html, "cnnlab-formula")
     windows = cells_with(html, "cnnlab-input", "cnnlab-window", key=("data-in-row", "data-in-col"))
     assert "floor((4 + 2·0 − 1·(2−1) − 1)/1) + 1" in formula
-    assert windows == {(0, 1), (0, 2), (1, 1), (1, 2)}       # default: Z[0,1]
+    assert windows == {(0, 1), (0, 2), (1, 1), (1, 2)}  # default: Z[0,1]
 
     find_control(explorer, "stride").value = 2
     html = explorer.view.value
     assert "floor((4 + 2·0 − 1·(2−1) − 1)/2) + 1" in text_of(html, "cnnlab-formula")
-    assert cells_with(html, "cnnlab-input", "cnnlab-window",
-                      key=("data-in-row", "data-in-col")) == {(0, 2), (0, 3), (1, 2), (1, 3)}
+    assert cells_with(html, "cnnlab-input", "cnnlab-window", key=("data-in-row", "data-in-col")) == {
+        (0, 2),
+        (0, 3),
+        (1, 2),
+        (1, 3),
+    }
 
     find_control(explorer, "padding").value = 1
     html = explorer.view.value
     assert "floor((4 + 2·1 − 1·(2−1) − 1)/2) + 1 = floor(4/2) + 1 = 3" in text_of(html, "cnnlab-formula")
-    assert cells_with(html, "cnnlab-input", "cnnlab-window",
-                      key=("data-in-row", "data-in-col")) == {(-1, 1), (-1, 2), (0, 1), (0, 2)}
+    assert cells_with(html, "cnnlab-input", "cnnlab-window", key=("data-in-row", "data-in-col")) == {
+        (-1, 1),
+        (-1, 2),
+        (0, 1),
+        (0, 2),
+    }
     assert explorer.controls["step"].max == 8
 
 
@@ -556,7 +586,7 @@ def test_conv_explorer_step_moves_the_current_cell():
     html = explorer.view.value
     assert cells_with(html, "cnnlab-output", "cnnlab-current") == {(2, 1)}
     assert text_of(html, "cnnlab-arithmetic").startswith("Z[2,1] = ")
-    explorer.controls["stride"].value = 3          # output 1x1: step clamps to 0
+    explorer.controls["stride"].value = 3  # output 1x1: step clamps to 0
     assert step.max == 0 and step.value == 0
     assert cells_with(explorer.view.value, "cnnlab-output", "cnnlab-current") == {(0, 0)}
 
@@ -564,7 +594,7 @@ def test_conv_explorer_step_moves_the_current_cell():
 def test_conv_explorer_invalid_settings_show_a_message():
     explorer = conv_explorer()
     explorer.controls["kernel"].value = "Sobel x"
-    explorer.controls["dilation"].value = 2          # 3x3 dilation 2 spans 5x5 > 4x4
+    explorer.controls["dilation"].value = 2  # 3x3 dilation 2 spans 5x5 > 4x4
     html = explorer.view.value
     assert "larger than the padded input" in text_of(html, "cnnlab-error")
     assert explorer.controls["step"].disabled
@@ -577,8 +607,9 @@ def test_conv_explorer_presets_and_custom_arrays():
     explorer = conv_explorer(image=np.eye(5), kernel=[[1, 2, 3]], bias=1.0)
     assert explorer.controls["input"].value == W.CUSTOM
     assert explorer.state.output_shape == (5, 3)
-    np.testing.assert_allclose(explorer.state.output, F.conv2d(np.eye(5)[None, None],
-                               np.array([[[[1.0, 2, 3]]]]), np.array([1.0]))[0, 0])
+    np.testing.assert_allclose(
+        explorer.state.output, F.conv2d(np.eye(5)[None, None], np.array([[[[1.0, 2, 3]]]]), np.array([1.0]))[0, 0]
+    )
     assert explorer.controls["H"].disabled
     explorer.controls["input"].value = W.RANDOM
     explorer.controls["H"].value, explorer.controls["W"].value = 6, 3
@@ -596,8 +627,11 @@ def test_pool_explorer_builds_and_controls_update_the_html():
     for name in ("mode", "kernel size", "stride", "padding", "gradient", "step"):
         assert find_control(explorer, name) is explorer.controls[name]
     html = explorer.view.value
-    output = {(int(c["attrs"]["data-row"]), int(c["attrs"]["data-col"])): c["text"]
-              for c in parse(html).cells if "cnnlab-output" in c["table"]}
+    output = {
+        (int(c["attrs"]["data-row"]), int(c["attrs"]["data-col"])): c["text"]
+        for c in parse(html).cells
+        if "cnnlab-output" in c["table"]
+    }
     assert output == {(0, 0): "16", (0, 1): "9", (1, 0): "67", (1, 1): "13"}
     assert cells_with(html, "cnnlab-grad", "cnnlab-grad-flow") == {(1, 0), (0, 3), (3, 0), (2, 2)}
 
@@ -609,9 +643,8 @@ def test_pool_explorer_builds_and_controls_update_the_html():
     assert cells_with(html, "cnnlab-grad", "cnnlab-grad-flow") == {(2, 2), (2, 3), (3, 2), (3, 3)}
 
     explorer.controls["stride"].value = 1
-    assert "floor((4 + 2·0 − 2)/1) + 1 = floor(2/1) + 1 = 3" in text_of(explorer.view.value,
-                                                                         "cnnlab-formula")
-    explorer.controls["padding"].value = 2           # more than half of the 2x2 window
+    assert "floor((4 + 2·0 − 2)/1) + 1 = floor(2/1) + 1 = 3" in text_of(explorer.view.value, "cnnlab-formula")
+    explorer.controls["padding"].value = 2  # more than half of the 2x2 window
     assert "more than half" in text_of(explorer.view.value, "cnnlab-error")
 
 

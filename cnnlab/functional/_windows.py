@@ -46,7 +46,7 @@ def pad(x, padding, value=0.0):
 def unpad(x_pad, padding):
     """The inverse of :func:`pad`: drop ``padding = (ph, pw)`` rows/columns on each side (a view)."""
     ph, pw = padding
-    return x_pad[:, :, ph:x_pad.shape[2] - ph, pw:x_pad.shape[3] - pw]
+    return x_pad[:, :, ph : x_pad.shape[2] - ph, pw : x_pad.shape[3] - pw]
 
 
 def tap_slices(kernel, stride, dilation, out_hw):
@@ -56,10 +56,11 @@ def tap_slices(kernel, stride, dilation, out_hw):
     ``x_pad[..., rows, cols][..., i, j] == x_pad[..., i*s + u*d, j*s + v*d]``.
     """
     (kh, kw), (sh, sw), (dh, dw), (h_out, w_out) = kernel, stride, dilation, out_hw
-    return [(u, v,
-             slice(u * dh, u * dh + sh * (h_out - 1) + 1, sh),
-             slice(v * dw, v * dw + sw * (w_out - 1) + 1, sw))
-            for u in range(kh) for v in range(kw)]
+    return [
+        (u, v, slice(u * dh, u * dh + sh * (h_out - 1) + 1, sh), slice(v * dw, v * dw + sw * (w_out - 1) + 1, sw))
+        for u in range(kh)
+        for v in range(kw)
+    ]
 
 
 def offset_views(x_pad, kernel, stride, dilation, out_hw):
@@ -86,12 +87,12 @@ def im2col(x, padding, kernel, stride, dilation, out_hw, batch_first=True):
     (kh, kw), (h_out, w_out) = kernel, out_hw
     n, c = x.shape[:2]
     if batch_first:
-        x_pad = pad(x, padding)                                          # (N, C, Hp, Wp)
+        x_pad = pad(x, padding)  # (N, C, Hp, Wp)
         cols = np.empty((n, c, kh, kw, h_out, w_out), dtype=x.dtype)
         for u, v, rows, cols_ in tap_slices(kernel, stride, dilation, out_hw):
-            cols[:, :, u, v] = x_pad[:, :, rows, cols_]                 # tap (u, v) of every window
+            cols[:, :, u, v] = x_pad[:, :, rows, cols_]  # tap (u, v) of every window
         return cols
-    x_pad = pad_batch_last(x, padding)                                   # (C, Hp, Wp, N)
+    x_pad = pad_batch_last(x, padding)  # (C, Hp, Wp, N)
     cols = np.empty((c, kh, kw, h_out, w_out, n), dtype=x.dtype)
     for u, v, rows, cols_ in tap_slices(kernel, stride, dilation, out_hw):
         cols[:, u, v] = x_pad[:, rows, cols_, :]
@@ -110,12 +111,12 @@ def col2im(cols, x_shape, padding, kernel, stride, dilation, out_hw, batch_first
     if batch_first:
         dx_pad = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
         for u, v, rows, cols_ in tap_slices(kernel, stride, dilation, out_hw):
-            dx_pad[:, :, rows, cols_] += cols[:, :, u, v]              # distinct positions within one tap
+            dx_pad[:, :, rows, cols_] += cols[:, :, u, v]  # distinct positions within one tap
         return np.ascontiguousarray(unpad(dx_pad, padding))
-    dx_pad = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=cols.dtype)   # (C, Hp, Wp, N)
+    dx_pad = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=cols.dtype)  # (C, Hp, Wp, N)
     for u, v, rows, cols_ in tap_slices(kernel, stride, dilation, out_hw):
         dx_pad[:, rows, cols_, :] += cols[:, u, v]
-    return np.ascontiguousarray(dx_pad[:, ph:ph + h, pw:pw + w, :].transpose(3, 0, 1, 2))
+    return np.ascontiguousarray(dx_pad[:, ph : ph + h, pw : pw + w, :].transpose(3, 0, 1, 2))
 
 
 def pad_batch_last(x, padding):
@@ -123,5 +124,5 @@ def pad_batch_last(x, padding):
     n, c, h, w = x.shape
     (ph, pw) = padding
     x_pad = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
-    x_pad[:, ph:ph + h, pw:pw + w, :] = x.transpose(1, 2, 3, 0)
+    x_pad[:, ph : ph + h, pw : pw + w, :] = x.transpose(1, 2, 3, 0)
     return x_pad

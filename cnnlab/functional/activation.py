@@ -17,7 +17,13 @@ from cnnlab._validation import as_array, as_labels, check_shape
 
 
 def relu(x):
-    """max(x, 0) elementwise; any shape."""
+    """max(x, 0) elementwise; any shape.
+
+    Lecture 6:
+
+    >>> relu([-2.0, 0.0, 3.0])
+    array([0., 0., 3.])
+    """
     x = as_array(x, "x")
     return np.maximum(x, 0)
 
@@ -26,6 +32,11 @@ def relu_backward(dout, x):
     """Gradient of relu: dout where x > 0, else 0 (the gradient at exactly 0 is taken as 0, like PyTorch).
 
     dout, x: same shape -> dx: same shape
+
+    Lecture 5: the gradient passes where the input was positive.
+
+    >>> relu_backward([1.0, 1.0, 1.0], [-2.0, 0.0, 3.0])
+    array([0., 0., 1.])
     """
     x = as_array(x, "x")
     dout = as_array(dout, "dout")
@@ -48,7 +59,13 @@ def log_softmax(logits):
 
 
 def softmax(logits):
-    """exp(z) / sum(exp(z)) over the last axis, computed stably with z - max(z). (K,) or (N, K) -> same shape."""
+    """exp(z) / sum(exp(z)) over the last axis, computed stably with z - max(z). (K,) or (N, K) -> same shape.
+
+    Lecture 6:
+
+    >>> softmax([[1.0, 2.0, 3.0]]).round(4)
+    array([[0.09  , 0.2447, 0.6652]])
+    """
     logits = _check_logits(logits)
     e = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
@@ -66,6 +83,11 @@ def cross_entropy(logits, targets):
     """Mean cross-entropy loss, as ``torch.nn.functional.cross_entropy``.
 
     logits: (N, K) unnormalised scores, targets: (N,) integer labels in [0, K) -> float
+
+    Lecture 6: ``-log softmax(logits)[target]``, here ``-log 0.6652``.
+
+    >>> round(float(cross_entropy([[1.0, 2.0, 3.0]], [2])), 4)
+    0.4076
     """
     logits, targets = _check_ce_args(logits, targets)
     log_p = log_softmax(logits)

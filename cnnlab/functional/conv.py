@@ -21,7 +21,6 @@ from cnnlab._validation import as_array, as_pair, check_dout, check_int, check_s
 from cnnlab.functional._windows import col2im, im2col
 from cnnlab.functional.sizes import output_hw
 
-
 # ----------------------------------------------------------------------------- checks
 
 CONV_ARGUMENTS = "x, weight, stride, padding and dilation"
@@ -71,10 +70,12 @@ def _to_2d(x, weight, bias, stride, padding, dilation):
 
 # ----------------------------------------------------------------------------- naive loops
 
+
 def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1):
     """conv2d with plain loops; same arguments and result as ``conv2d``."""
     x, weight, bias, (sh, sw), (ph, pw), (dh, dw), (h_out, w_out) = _check_conv2d_args(
-        x, weight, bias, stride, padding, dilation)
+        x, weight, bias, stride, padding, dilation
+    )
     n_batch, c_in = x.shape[:2]
     c_out, _, kh, kw = weight.shape
     x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
@@ -101,7 +102,8 @@ def conv2d_backward_naive(dout, x, weight, stride=1, padding=0, dilation=1):
     back to that weight.
     """
     x, weight, _, (sh, sw), (ph, pw), (dh, dw), (h_out, w_out) = _check_conv2d_args(
-        x, weight, None, stride, padding, dilation)
+        x, weight, None, stride, padding, dilation
+    )
     n_batch, c_in, h, w = x.shape
     c_out, _, kh, kw = weight.shape
     dout = check_dout(dout, (n_batch, c_out, h_out, w_out), "conv2d", CONV_ARGUMENTS)
@@ -115,14 +117,14 @@ def conv2d_backward_naive(dout, x, weight, stride=1, padding=0, dilation=1):
             for i in range(h_out):
                 for j in range(w_out):
                     g = dout[n, co, i, j]
-                    dbias[co] += g                                      # db[co] = sum_{n, i, j} dout[n, co, i, j]
+                    dbias[co] += g  # db[co] = sum_{n, i, j} dout[n, co, i, j]
                     for ci in range(c_in):
                         for u in range(kh):
                             for v in range(kw):
                                 r, c = i * sh + u * dh, j * sw + v * dw
-                                dx_pad[n, ci, r, c] += g * weight[co, ci, u, v]   # dx_pad[n, ci, r, c] += dout * w
+                                dx_pad[n, ci, r, c] += g * weight[co, ci, u, v]  # dx_pad[n, ci, r, c] += dout * w
                                 dweight[co, ci, u, v] += g * x_pad[n, ci, r, c]  # dw[co, ci, u, v] += dout * x_pad
-    dx = dx_pad[:, :, ph:ph + h, pw:pw + w]
+    dx = dx_pad[:, :, ph : ph + h, pw : pw + w]
     return dx, dweight, dbias
 
 
@@ -133,6 +135,7 @@ def conv2d_backward_naive(dout, x, weight, stride=1, padding=0, dilation=1):
 # windows per sample, one product per sample gives (N, C_out, ...) directly; with few, a
 # single large product over the batch is faster and its (C_out, N, ...) result is
 # transposed once.
+
 
 def batch_first_layout(x_shape, out_hw):
     """True: one (C*KH*KW, H_out*W_out) matrix per sample; False: one matrix for the whole batch.
@@ -148,20 +151,19 @@ def conv2d_columns(x, kernel_hw, stride, padding, dilation, out_hw):
 
     Keep them to reuse in the backward pass (``cnnlab.nn.Conv2d`` does).
     """
-    return im2col(x, padding, kernel_hw, stride, dilation, out_hw,
-                  batch_first=batch_first_layout(x.shape, out_hw))
+    return im2col(x, padding, kernel_hw, stride, dilation, out_hw, batch_first=batch_first_layout(x.shape, out_hw))
 
 
 def conv2d_from_columns(cols, x_shape, weight, bias, out_hw):
     """out (N, C_out, H_out, W_out) = W (C_out, C_in*KH*KW) @ cols + b[co]."""
     n, c_out = x_shape[0], weight.shape[0]
-    w_rows = weight.reshape(c_out, -1)                                  # (C_out, C_in*KH*KW)
+    w_rows = weight.reshape(c_out, -1)  # (C_out, C_in*KH*KW)
     if batch_first_layout(x_shape, out_hw):
-        out = w_rows @ cols.reshape(n, w_rows.shape[1], -1)             # (N, C_out, H_out*W_out)
+        out = w_rows @ cols.reshape(n, w_rows.shape[1], -1)  # (N, C_out, H_out*W_out)
         if bias is not None:
             out += bias[:, None]
         return out.reshape(n, c_out, *out_hw)
-    out = w_rows @ cols.reshape(w_rows.shape[1], -1)                    # (C_out, H_out*W_out*N)
+    out = w_rows @ cols.reshape(w_rows.shape[1], -1)  # (C_out, H_out*W_out*N)
     if bias is not None:
         out += bias[:, None]
     return np.ascontiguousarray(out.reshape(c_out, *out_hw, n).transpose(3, 0, 1, 2))
@@ -177,18 +179,18 @@ def conv2d_backward_columns(dout, cols, x_shape, weight, stride, padding, dilati
     n = x_shape[0]
     c_out, _, kh, kw = weight.shape
     out_hw = dout.shape[2:]
-    w_rows = weight.reshape(c_out, -1)                                  # (C_out, C_in*KH*KW)
+    w_rows = weight.reshape(c_out, -1)  # (C_out, C_in*KH*KW)
     k = w_rows.shape[1]
-    dbias = dout.sum(axis=(0, 2, 3))                                    # db[co] = sum_{n,i,j} dout[n, co, i, j]
+    dbias = dout.sum(axis=(0, 2, 3))  # db[co] = sum_{n,i,j} dout[n, co, i, j]
     batch_first = batch_first_layout(x_shape, out_hw)
     if batch_first:
-        dout_s = dout.reshape(n, c_out, -1)                             # (N, C_out, H_out*W_out)
+        dout_s = dout.reshape(n, c_out, -1)  # (N, C_out, H_out*W_out)
         dweight = sum(dout_s[i] @ cols[i].reshape(k, -1).T for i in range(n))
-        dcols = (w_rows.T @ dout_s).reshape(cols.shape)                 # (N, C_in, KH, KW, H_out, W_out)
+        dcols = (w_rows.T @ dout_s).reshape(cols.shape)  # (N, C_in, KH, KW, H_out, W_out)
     else:
-        dout_rows = dout.transpose(1, 2, 3, 0).reshape(c_out, -1)       # (C_out, H_out*W_out*N)
+        dout_rows = dout.transpose(1, 2, 3, 0).reshape(c_out, -1)  # (C_out, H_out*W_out*N)
         dweight = dout_rows @ cols.reshape(k, -1).T
-        dcols = (w_rows.T @ dout_rows).reshape(cols.shape)              # (C_in, KH, KW, H_out, W_out, N)
+        dcols = (w_rows.T @ dout_rows).reshape(cols.shape)  # (C_in, KH, KW, H_out, W_out, N)
     dx = col2im(dcols, x_shape, padding, (kh, kw), stride, dilation, out_hw, batch_first)
     return dx, dweight.reshape(weight.shape), dbias
 
@@ -210,9 +212,18 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
 
     x: (N, C_in, H, W), weight: (C_out, C_in, KH, KW), bias: (C_out,) or None
     -> (N, C_out, H_out, W_out). stride, padding, dilation: int or (h, w).
+
+    Lecture 2: Z = A * W + b for the 4x4 input A = 1..16, the 2x2 kernel [[1, 0], [-1, 2]]
+    and bias 1, as one sample with one channel.
+
+    >>> import numpy as np
+    >>> A = np.arange(1, 17.0).reshape(1, 1, 4, 4)
+    >>> conv2d(A, np.array([[[[1.0, 0], [-1, 2]]]]), bias=np.array([1.0]))[0, 0]
+    array([[ 9., 11., 13.],
+           [17., 19., 21.],
+           [25., 27., 29.]])
     """
-    x, weight, bias, stride, padding, dilation, out_hw = _check_conv2d_args(
-        x, weight, bias, stride, padding, dilation)
+    x, weight, bias, stride, padding, dilation, out_hw = _check_conv2d_args(x, weight, bias, stride, padding, dilation)
     return _conv2d(x, weight, bias, stride, padding, dilation, out_hw)
 
 
@@ -221,9 +232,20 @@ def conv2d_backward(dout, x, weight, stride=1, padding=0, dilation=1):
 
     dout: (N, C_out, H_out, W_out), x: (N, C_in, H, W), weight: (C_out, C_in, KH, KW)
     -> (dx (N, C_in, H, W), dweight (C_out, C_in, KH, KW), dbias (C_out,))
+
+    Lecture 5: with ``dout`` all ones, ``dweight[u, v]`` sums the inputs under tap (u, v) and
+    ``dx`` counts, weighted by the kernel, how often each input was used.
+
+    >>> import numpy as np
+    >>> A = np.arange(1, 17.0).reshape(1, 1, 4, 4)
+    >>> dx, dweight, dbias = conv2d_backward(np.ones((1, 1, 3, 3)), A, np.array([[[[1.0, 0], [-1, 2]]]]))
+    >>> dweight[0, 0]
+    array([[54., 63.],
+           [90., 99.]])
+    >>> dbias
+    array([9.])
     """
-    x, weight, _, stride, padding, dilation, out_hw = _check_conv2d_args(
-        x, weight, None, stride, padding, dilation)
+    x, weight, _, stride, padding, dilation, out_hw = _check_conv2d_args(x, weight, None, stride, padding, dilation)
     dout = check_dout(dout, (x.shape[0], weight.shape[0]) + out_hw, "conv2d", CONV_ARGUMENTS)
     return _conv2d_backward(dout, x, weight, stride, padding, dilation, out_hw)
 
@@ -233,13 +255,23 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1):
 
     x: (N, C_in, L), weight: (C_out, C_in, K), bias: (C_out,) or None -> (N, C_out, L_out).
     Computed as a conv2d with height 1. stride, padding, dilation: int.
+
+    Lecture 1 in a network's layout: the 7-pixel signal and the box filter, ``valid`` windows only.
+
+    >>> import numpy as np
+    >>> f = np.array([[[10, 50, 60, 10, 20, 40, 30.]]])
+    >>> conv1d(f, np.full((1, 1, 3), 1 / 3)).round(2)
+    array([[[40.  , 40.  , 30.  , 23.33, 30.  ]]])
     """
     args = _to_2d(x, weight, bias, stride, padding, dilation)
     return _conv2d(*args)[:, :, 0, :]
 
 
 def conv1d_backward(dout, x, weight, stride=1, padding=0, dilation=1):
-    """Gradients of ``conv1d``: dout (N, C_out, L_out) -> (dx (N, C_in, L), dweight (C_out, C_in, K), dbias (C_out,))."""
+    """Gradients of ``conv1d``.
+
+    dout (N, C_out, L_out) -> (dx (N, C_in, L), dweight (C_out, C_in, K), dbias (C_out,))
+    """
     x2, w2, _, stride2, padding2, dilation2, out_hw = _to_2d(x, weight, None, stride, padding, dilation)
     dout = check_dout(dout, (x2.shape[0], w2.shape[0], out_hw[1]), "conv1d", CONV_ARGUMENTS)
     dx, dweight, dbias = _conv2d_backward(dout[:, :, None, :], x2, w2, stride2, padding2, dilation2, out_hw)

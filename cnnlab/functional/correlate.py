@@ -25,8 +25,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from cnnlab._validation import as_array, as_pair, check_int, check_mode
 
-
 # ----------------------------------------------------------------------------- padding
+
 
 def zero_pad(x, padding):
     """Pad the last two axes of ``x`` with zeros.
@@ -38,7 +38,7 @@ def zero_pad(x, padding):
         raise ValueError(f"x must have at least 2 axes (..., H, W), got a {x.ndim}-D array of shape {x.shape}")
     ph, pw = as_pair(padding, "padding", minimum=0)
     out = np.zeros(x.shape[:-2] + (x.shape[-2] + 2 * ph, x.shape[-1] + 2 * pw), dtype=x.dtype)
-    out[..., ph:ph + x.shape[-2], pw:pw + x.shape[-1]] = x
+    out[..., ph : ph + x.shape[-2], pw : pw + x.shape[-1]] = x
     return out
 
 
@@ -52,7 +52,7 @@ def zero_pad1d(x, padding):
         raise ValueError(f"x must have at least 1 axis (..., L), got a 0-D array {x!r}")
     p = check_int(padding, "padding", minimum=0)
     out = np.zeros(x.shape[:-1] + (x.shape[-1] + 2 * p,), dtype=x.dtype)
-    out[..., p:p + x.shape[-1]] = x
+    out[..., p : p + x.shape[-1]] = x
     return out
 
 
@@ -63,6 +63,7 @@ def _pad_last(x, pads):
 
 
 # ----------------------------------------------------------------------------- checks
+
 
 def _check_signal(a, name, ndim):
     a = as_array(a, name, ndim=ndim)
@@ -78,7 +79,7 @@ def _mode_window_1d(n, m, mode, correlate):
         return 0, n + m - 1
     if mode == "valid":
         return short - 1, long - short + 1
-    if correlate and m > n:      # numpy.correlate swaps the inputs and reverses the result
+    if correlate and m > n:  # numpy.correlate swaps the inputs and reverses the result
         return short // 2, long
     return (short - 1) // 2, long
 
@@ -102,6 +103,7 @@ def _mode_window_2d(image_shape, kernel_shape, mode, correlate):
 
 # ----------------------------------------------------------------------------- 1-D
 
+
 def correlate1d_naive(x, w, mode="valid"):
     """Cross-correlation of two 1-D arrays with plain loops (as ``numpy.correlate``).
 
@@ -118,13 +120,13 @@ def correlate1d_naive(x, w, mode="valid"):
         for u in range(m):
             full[k] += x_pad[k + u] * w[u]
     start, length = _mode_window_1d(n, m, mode, correlate=True)
-    return full[start:start + length]
+    return full[start : start + length]
 
 
 def _full_correlate1d(x, w):
     """Full cross-correlation of 1-D arrays: every window of the padded x times w."""
     m = len(w)
-    windows = sliding_window_view(_pad_last(x, [m - 1]), m)      # (N + M - 1, M)
+    windows = sliding_window_view(_pad_last(x, [m - 1]), m)  # (N + M - 1, M)
     return windows @ w
 
 
@@ -132,12 +134,19 @@ def correlate1d(x, w, mode="valid"):
     """Cross-correlation of two 1-D arrays, exactly as ``numpy.correlate(x, w, mode)``.
 
     ``out[k] = sum_u x[k + u] * w[u]`` (no kernel flip). Shapes as in ``correlate1d_naive``.
+
+    Lecture 1: the 7-pixel signal smoothed by the 3-tap box filter (``same`` keeps 7 outputs).
+
+    >>> import numpy as np
+    >>> f = np.array([10, 50, 60, 10, 20, 40, 30.])
+    >>> correlate1d(f, np.full(3, 1 / 3), mode="same").round(2)
+    array([20.  , 40.  , 40.  , 30.  , 23.33, 30.  , 23.33])
     """
     x = _check_signal(x, "x", 1)
     w = _check_signal(w, "w", 1)
     mode = check_mode(mode)
     start, length = _mode_window_1d(len(x), len(w), mode, correlate=True)
-    return _full_correlate1d(x, w)[start:start + length]
+    return _full_correlate1d(x, w)[start : start + length]
 
 
 def convolve1d_naive(x, w, mode="valid"):
@@ -153,7 +162,7 @@ def convolve1d_naive(x, w, mode="valid"):
             if 0 <= k - u < n:
                 full[k] += x[k - u] * w[u]
     start, length = _mode_window_1d(n, m, mode, correlate=False)
-    return full[start:start + length]
+    return full[start : start + length]
 
 
 def convolve1d(x, w, mode="valid"):
@@ -161,15 +170,23 @@ def convolve1d(x, w, mode="valid"):
 
     ``out[k] = sum_u x[k - u] * w[u]``: cross-correlation with the flipped kernel.
     Convolution is symmetric, so swapping x and w gives the same result.
+
+    Lecture 1: convolution flips the kernel, correlation does not.
+
+    >>> convolve1d([1.0, 2, 3], [0, 1, 0.5], mode="full")
+    array([0. , 1. , 2.5, 4. , 1.5])
+    >>> correlate1d([1.0, 2, 3], [0, 1, 0.5], mode="full")
+    array([0.5, 2. , 3.5, 3. , 0. ])
     """
     x = _check_signal(x, "x", 1)
     w = _check_signal(w, "w", 1)
     mode = check_mode(mode)
     start, length = _mode_window_1d(len(x), len(w), mode, correlate=False)
-    return _full_correlate1d(x, w[::-1])[start:start + length]
+    return _full_correlate1d(x, w[::-1])[start : start + length]
 
 
 # ----------------------------------------------------------------------------- 2-D
+
 
 def correlate2d_naive(image, kernel, mode="valid"):
     """2-D cross-correlation with plain loops (as ``scipy.signal.correlate2d``, zero fill).
@@ -183,7 +200,7 @@ def correlate2d_naive(image, kernel, mode="valid"):
     (kh, kw), (h, w) = kernel.shape, image.shape
     (r0, rows), (c0, cols) = _mode_window_2d(image.shape, kernel.shape, mode, correlate=True)
     image_pad = np.zeros((h + 2 * (kh - 1), w + 2 * (kw - 1)))
-    image_pad[kh - 1:kh - 1 + h, kw - 1:kw - 1 + w] = image
+    image_pad[kh - 1 : kh - 1 + h, kw - 1 : kw - 1 + w] = image
     full = np.zeros((h + kh - 1, w + kw - 1), dtype=np.result_type(image, kernel))
     for i in range(h + kh - 1):
         for j in range(w + kw - 1):
@@ -191,13 +208,13 @@ def correlate2d_naive(image, kernel, mode="valid"):
             for u in range(kh):
                 for v in range(kw):
                     full[i, j] += image_pad[i + u, j + v] * kernel[u, v]
-    return full[r0:r0 + rows, c0:c0 + cols]
+    return full[r0 : r0 + rows, c0 : c0 + cols]
 
 
 def _full_correlate2d(image, kernel):
     """Full 2-D cross-correlation: every window of the padded image times the kernel."""
     kh, kw = kernel.shape
-    windows = sliding_window_view(_pad_last(image, [kh - 1, kw - 1]), (kh, kw))   # (H+KH-1, W+KW-1, KH, KW)
+    windows = sliding_window_view(_pad_last(image, [kh - 1, kw - 1]), (kh, kw))  # (H+KH-1, W+KW-1, KH, KW)
     return np.tensordot(windows, kernel, axes=([2, 3], [0, 1]))
 
 
@@ -205,12 +222,21 @@ def correlate2d(image, kernel, mode="valid"):
     """2-D cross-correlation, as ``scipy.signal.correlate2d(image, kernel, mode)`` (zero fill).
 
     ``out[i, j] = sum_{u, v} image[i + u, j + v] * kernel[u, v]``. Shapes as in ``correlate2d_naive``.
+
+    Lecture 2: the 4x4 input A = 1..16 and the 2x2 kernel [[1, 0], [-1, 2]].
+
+    >>> import numpy as np
+    >>> A = np.arange(1, 17.0).reshape(4, 4)
+    >>> correlate2d(A, [[1, 0], [-1, 2]])
+    array([[ 8., 10., 12.],
+           [16., 18., 20.],
+           [24., 26., 28.]])
     """
     image = _check_signal(image, "image", 2)
     kernel = _check_signal(kernel, "kernel", 2)
     mode = check_mode(mode)
     (r0, rows), (c0, cols) = _mode_window_2d(image.shape, kernel.shape, mode, correlate=True)
-    return _full_correlate2d(image, kernel)[r0:r0 + rows, c0:c0 + cols]
+    return _full_correlate2d(image, kernel)[r0 : r0 + rows, c0 : c0 + cols]
 
 
 def convolve2d_naive(image, kernel, mode="valid"):
@@ -228,7 +254,7 @@ def convolve2d_naive(image, kernel, mode="valid"):
                 for v in range(kw):
                     if 0 <= i - u < h and 0 <= j - v < w:
                         full[i, j] += image[i - u, j - v] * kernel[u, v]
-    return full[r0:r0 + rows, c0:c0 + cols]
+    return full[r0 : r0 + rows, c0 : c0 + cols]
 
 
 def convolve2d(image, kernel, mode="valid"):
@@ -236,9 +262,17 @@ def convolve2d(image, kernel, mode="valid"):
 
     ``out[i, j] = sum_{u, v} image[i - u, j - v] * kernel[u, v]``: cross-correlation with the
     kernel rotated by 180 degrees.
+
+    Lecture 2: the same input and kernel as :func:`correlate2d`, the kernel flipped first.
+
+    >>> import numpy as np
+    >>> convolve2d(np.arange(1, 17.0).reshape(4, 4), [[1, 0], [-1, 2]])
+    array([[ 6.,  8., 10.],
+           [14., 16., 18.],
+           [22., 24., 26.]])
     """
     image = _check_signal(image, "image", 2)
     kernel = _check_signal(kernel, "kernel", 2)
     mode = check_mode(mode)
     (r0, rows), (c0, cols) = _mode_window_2d(image.shape, kernel.shape, mode, correlate=False)
-    return _full_correlate2d(image, kernel[::-1, ::-1])[r0:r0 + rows, c0:c0 + cols]
+    return _full_correlate2d(image, kernel[::-1, ::-1])[r0 : r0 + rows, c0 : c0 + cols]

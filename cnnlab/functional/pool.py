@@ -21,8 +21,8 @@ from cnnlab._validation import as_array, as_pair, check_dout, check_positive_flo
 from cnnlab.functional._windows import offset_views, pad, unpad
 from cnnlab.functional.sizes import check_pool_padding, output_hw
 
-
 # ----------------------------------------------------------------------------- checks
+
 
 def _check_pool_args(x, kernel_size, stride, padding, dilation=1):
     """Validate pooling arguments; return (x, kernel, stride, padding, dilation, (H_out, W_out))."""
@@ -43,10 +43,12 @@ def _check_dout(dout, x, out_hw, forward):
 
 # ----------------------------------------------------------------------------- naive loops
 
+
 def max_pool2d_naive(x, kernel_size, stride=None, padding=0, dilation=1):
     """max_pool2d with plain loops; same arguments and result as ``max_pool2d``."""
     x, (kh, kw), (sh, sw), padding, (dh, dw), (h_out, w_out) = _check_pool_args(
-        x, kernel_size, stride, padding, dilation)
+        x, kernel_size, stride, padding, dilation
+    )
     x_pad = pad(x, padding, -np.inf)
     n_batch, channels = x.shape[:2]
     out = np.zeros((n_batch, channels, h_out, w_out), dtype=x.dtype)
@@ -84,8 +86,7 @@ def avg_pool2d_naive(x, kernel_size, stride=None, padding=0):
 
 def max_pool2d_backward_naive(dout, x, kernel_size, stride=None, padding=0, dilation=1):
     """max_pool2d_backward with plain loops; same arguments and result as ``max_pool2d_backward``."""
-    x, (kh, kw), (sh, sw), (ph, pw), (dh, dw), out_hw = _check_pool_args(
-        x, kernel_size, stride, padding, dilation)
+    x, (kh, kw), (sh, sw), (ph, pw), (dh, dw), out_hw = _check_pool_args(x, kernel_size, stride, padding, dilation)
     dout = _check_dout(dout, x, out_hw, "max_pool2d")
     x_pad = pad(x, (ph, pw), -np.inf)
     dx_pad = np.zeros(x_pad.shape, dtype=np.result_type(dout, x))
@@ -105,7 +106,7 @@ def max_pool2d_backward_naive(dout, x, kernel_size, stride=None, padding=0, dila
                     # (a window lying entirely in the padding, possible with dilation, has no winner)
                     if r >= 0:
                         dx_pad[n, c, r, q] += dout[n, c, i, j]
-    return dx_pad[:, :, ph:ph + h, pw:pw + w]
+    return dx_pad[:, :, ph : ph + h, pw : pw + w]
 
 
 # ----------------------------------------------------------------------------- vectorised
@@ -114,27 +115,45 @@ def max_pool2d_backward_naive(dout, x, kernel_size, stride=None, padding=0, dila
 # N*C*H_out*W_out windows: each step combines one strided view (N, C, H_out, W_out) of the
 # padded input, offset (u, v) of every window at once (see ``cnnlab.functional._windows``).
 
+
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
     """Max pooling, as ``torch.nn.functional.max_pool2d``.
 
     x: (N, C, H, W) -> (N, C, H_out, W_out). kernel_size, stride (default kernel_size),
     padding (pads with -inf), dilation: int or (h, w).
+
+    Lecture 4: 2x2 max pooling with stride 2 on the lecture's 4x4 map.
+
+    >>> import numpy as np
+    >>> x = np.array([[[[4.0, 8, 3, 9], [16, 10, 0, 7], [6, 12, 13, 8], [67, 18, 3, 7]]]])
+    >>> max_pool2d(x, 2)[0, 0]
+    array([[16.,  9.],
+           [67., 13.]])
     """
     x, kernel, stride, padding, dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding, dilation)
     views = offset_views(pad(x, padding, -np.inf), kernel, stride, dilation, out_hw)
     out = views[0].copy()
     for view in views[1:]:
-        np.maximum(out, view, out=out)      # out[n, c, i, j] = max_{u, v} x_pad[n, c, i*s + u*d, j*s + v*d]
+        np.maximum(out, view, out=out)  # out[n, c, i, j] = max_{u, v} x_pad[n, c, i*s + u*d, j*s + v*d]
     return out
 
 
 def min_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
-    """Min pooling (pads with +inf); equals ``-max_pool2d(-x, ...)``. Shapes as ``max_pool2d``."""
+    """Min pooling (pads with +inf); equals ``-max_pool2d(-x, ...)``. Shapes as ``max_pool2d``.
+
+    Lecture 4's 4x4 map again:
+
+    >>> import numpy as np
+    >>> x = np.array([[[[4.0, 8, 3, 9], [16, 10, 0, 7], [6, 12, 13, 8], [67, 18, 3, 7]]]])
+    >>> min_pool2d(x, 2)[0, 0]
+    array([[4., 0.],
+           [6., 3.]])
+    """
     x, kernel, stride, padding, dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding, dilation)
     views = offset_views(pad(x, padding, np.inf), kernel, stride, dilation, out_hw)
     out = views[0].copy()
     for view in views[1:]:
-        np.minimum(out, view, out=out)      # out[n, c, i, j] = min_{u, v} x_pad[n, c, i*s + u*d, j*s + v*d]
+        np.minimum(out, view, out=out)  # out[n, c, i, j] = min_{u, v} x_pad[n, c, i*s + u*d, j*s + v*d]
     return out
 
 
@@ -142,13 +161,21 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     """Average pooling, as ``torch.nn.functional.avg_pool2d`` with ``count_include_pad=True``.
 
     x: (N, C, H, W) -> (N, C, H_out, W_out); every window is divided by KH*KW, padded zeros included.
+
+    Lecture 4's 4x4 map, averaged in 2x2 windows:
+
+    >>> import numpy as np
+    >>> x = np.array([[[[4.0, 8, 3, 9], [16, 10, 0, 7], [6, 12, 13, 8], [67, 18, 3, 7]]]])
+    >>> avg_pool2d(x, 2)[0, 0]
+    array([[ 9.5 ,  4.75],
+           [25.75,  7.75]])
     """
     x, (kh, kw), stride, padding, dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding)
     views = offset_views(pad(x, padding, 0.0), (kh, kw), stride, dilation, out_hw)
     total = views[0].copy()
     for view in views[1:]:
-        total += view                       # total[n, c, i, j] = sum_{u, v} x_pad[n, c, i*s + u, j*s + v]
-    total /= kh * kw                        # out = total / (KH*KW)
+        total += view  # total[n, c, i, j] = sum_{u, v} x_pad[n, c, i*s + u, j*s + v]
+    total /= kh * kw  # out = total / (KH*KW)
     return total
 
 
@@ -158,6 +185,14 @@ def lp_pool2d(x, p, kernel_size, stride=None):
     x: (N, C, H, W) -> (N, C, H_out, W_out), no padding. p = 1 is sum pooling, p -> inf
     approaches max pooling. As in PyTorch, a negative window sum with non-integer 1/p gives NaN,
     so use non-negative x (e.g. after ReLU) unless p is an even integer.
+
+    Lecture 4's 4x4 map with p = 2 (the root of the sum of squares of each window):
+
+    >>> import numpy as np
+    >>> x = np.array([[[[4.0, 8, 3, 9], [16, 10, 0, 7], [6, 12, 13, 8], [67, 18, 3, 7]]]])
+    >>> lp_pool2d(x, 2, 2)[0, 0].round(2)
+    array([[20.88, 11.79],
+           [70.66, 17.06]])
     """
     p = check_positive_float(p, "p")
     x, kernel, stride, padding, dilation, out_hw = _check_pool_args(x, kernel_size, stride, 0)
@@ -165,7 +200,7 @@ def lp_pool2d(x, p, kernel_size, stride=None):
         views = offset_views(x, kernel, stride, dilation, out_hw)
         sums = views[0] ** p
         for view in views[1:]:
-            sums += view ** p               # sums[n, c, i, j] = sum_{u, v} x[n, c, i*s + u, j*s + v] ** p
+            sums += view**p  # sums[n, c, i, j] = sum_{u, v} x[n, c, i*s + u, j*s + v] ** p
         return sums ** (1.0 / p)
 
 
@@ -174,6 +209,16 @@ def max_pool2d_backward(dout, x, kernel_size, stride=None, padding=0, dilation=1
 
     dout: (N, C, H_out, W_out), x: (N, C, H, W) -> dx: (N, C, H, W). Ties go to the first
     maximum in row-major order (as PyTorch); overlapping windows add up.
+
+    Lecture 5: the gradient of lecture 4's max pooling goes only to the four winners.
+
+    >>> import numpy as np
+    >>> x = np.array([[[[4.0, 8, 3, 9], [16, 10, 0, 7], [6, 12, 13, 8], [67, 18, 3, 7]]]])
+    >>> max_pool2d_backward(np.ones((1, 1, 2, 2)), x, 2)[0, 0]
+    array([[0., 0., 0., 1.],
+           [1., 0., 0., 0.],
+           [0., 0., 1., 0.],
+           [1., 0., 0., 0.]])
     """
     x, kernel, stride, padding, dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding, dilation)
     dout = _check_dout(dout, x, out_hw, "max_pool2d").astype(np.result_type(dout, x), copy=False)
@@ -185,7 +230,7 @@ def min_pool2d_backward(dout, x, kernel_size, stride=None, padding=0, dilation=1
     """Gradient of ``min_pool2d``: each ``dout`` value goes to the first arg-min of its window."""
     x, kernel, stride, padding, dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding, dilation)
     dout = _check_dout(dout, x, out_hw, "min_pool2d").astype(np.result_type(dout, x), copy=False)
-    _, winners = max_pool2d_with_winners(-x, kernel, stride, padding, dilation, out_hw)   # min x = -max(-x)
+    _, winners = max_pool2d_with_winners(-x, kernel, stride, padding, dilation, out_hw)  # min x = -max(-x)
     return route_to_winners(dout, winners, x.shape, kernel, stride, padding, dilation)
 
 
@@ -195,10 +240,12 @@ def max_pool2d_with_winners(x, kernel, stride, padding, dilation, out_hw):
     Returns ``out`` (N, C, H_out, W_out) and ``winners`` of the same shape: the tap
     ``k = u*KW + v`` holding the first maximum of each window in row-major order (as torch).
     """
-    taps = np.stack(offset_views(pad(x, padding, -np.inf), kernel, stride, dilation, out_hw))   # (KH*KW, N, C, H_out, W_out)
+    taps = np.stack(
+        offset_views(pad(x, padding, -np.inf), kernel, stride, dilation, out_hw)
+    )  # (KH*KW, N, C, H_out, W_out)
     out = taps.max(axis=0)
     winners = np.zeros(out.shape, dtype=np.min_scalar_type(len(taps) - 1))
-    for k in range(len(taps) - 1, -1, -1):          # from the last tap back, so the first maximum wins ties
+    for k in range(len(taps) - 1, -1, -1):  # from the last tap back, so the first maximum wins ties
         winners = np.where(taps[k] == out, winners.dtype.type(k), winners)
     return out, winners
 
@@ -215,8 +262,11 @@ def route_to_winners(dout, winners, x_shape, kernel, stride, padding, dilation):
     hp, wp = h + 2 * ph, w + 2 * pw
     h_out, w_out = dout.shape[2:]
     # flat index of window (n, c, i, j)'s first cell in x_pad, and of tap (u, v) relative to it
-    window_start = (np.arange(n * c).reshape(n, c, 1, 1) * (hp * wp)
-                    + np.arange(h_out).reshape(h_out, 1) * (sh * wp) + np.arange(w_out) * sw)
+    window_start = (
+        np.arange(n * c).reshape(n, c, 1, 1) * (hp * wp)
+        + np.arange(h_out).reshape(h_out, 1) * (sh * wp)
+        + np.arange(w_out) * sw
+    )
     tap_offset = np.array([u * dh * wp + v * dw for u in range(kh) for v in range(kw)])
     dx_pad = np.zeros((n, c, hp, wp), dtype=dout.dtype)
     np.add.at(dx_pad.reshape(-1), (window_start + tap_offset[winners]).reshape(-1), dout.reshape(-1))
@@ -227,11 +277,18 @@ def avg_pool2d_backward(dout, x, kernel_size, stride=None, padding=0):
     """Gradient of ``avg_pool2d``: each ``dout`` value is shared evenly by the KH*KW inputs of its window.
 
     dout: (N, C, H_out, W_out), x: (N, C, H, W) -> dx: (N, C, H, W)
+
+    Lecture 5: every input of a 2x2 window receives a quarter of its window's gradient.
+
+    >>> import numpy as np
+    >>> avg_pool2d_backward(np.ones((1, 1, 1, 1)), np.zeros((1, 1, 2, 2)), 2)[0, 0]
+    array([[0.25, 0.25],
+           [0.25, 0.25]])
     """
     x, (kh, kw), stride, (ph, pw), dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding)
     dout = _check_dout(dout, x, out_hw, "avg_pool2d")
     share = dout / (kh * kw)
     dx_pad = np.zeros(x.shape[:2] + (x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), dtype=share.dtype)
     for dx_view in offset_views(dx_pad, (kh, kw), stride, dilation, out_hw):
-        dx_view += share                    # window (i, j) read x_pad[i*s + u, j*s + v] for every offset (u, v)
+        dx_view += share  # window (i, j) read x_pad[i*s + u, j*s + v] for every offset (u, v)
     return np.ascontiguousarray(unpad(dx_pad, (ph, pw)))

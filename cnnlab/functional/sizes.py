@@ -11,6 +11,13 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
     A dilated kernel spans ``dilation*(kernel_size - 1) + 1`` inputs; windows that do
     not fit entirely inside the padded input are dropped (floor). Raises ``ValueError``
     when the kernel span is larger than the padded input (no window fits).
+
+    Lecture 2 (output size): a 3x3 kernel over 5 inputs with padding 1 and stride 2 gives 3.
+
+    >>> conv_output_size(5, kernel_size=3, stride=2, padding=1)
+    3
+    >>> conv_output_size(7, kernel_size=3, dilation=2)       # a dilated 3-tap kernel spans 5
+    3
     """
     size = check_int(size, "size", minimum=1)
     kernel_size = check_int(kernel_size, "kernel_size", minimum=1)
@@ -77,13 +84,14 @@ def pool_output_size(size, kernel_size, stride=None, padding=0, dilation=1, ceil
     size = check_int(size, "size", minimum=1)
     dilation = check_int(dilation, "dilation", minimum=1)
     span = size + 2 * padding - dilation * (kernel_size - 1) - 1
-    out = -(-span // stride) + 1                      # ceil division
-    if (out - 1) * stride >= size + padding:          # the last window would start in the right padding
+    out = -(-span // stride) + 1  # ceil division
+    if (out - 1) * stride >= size + padding:  # the last window would start in the right padding
         out -= 1
     if out < 1:
         raise ValueError(
             f"kernel_size={kernel_size} with dilation={dilation} does not fit the padded input size "
-            f"{size + 2 * padding} (size={size} + 2*padding={2 * padding}), even with ceil_mode")
+            f"{size + 2 * padding} (size={size} + 2*padding={2 * padding}), even with ceil_mode"
+        )
     return out
 
 
@@ -117,5 +125,4 @@ def output_hw(in_hw, kernel_hw, stride, padding, dilation):
             f"larger than the padded input {padded[0]}x{padded[1]} "
             f"(input {in_hw[0]}x{in_hw[1]}, padding {tuple(padding)})"
         )
-    return tuple(conv_output_size(n, k, s, p, d)
-                 for n, k, s, p, d in zip(in_hw, kernel_hw, stride, padding, dilation))
+    return tuple(conv_output_size(n, k, s, p, d) for n, k, s, p, d in zip(in_hw, kernel_hw, stride, padding, dilation))

@@ -131,4 +131,4 @@ from cnnlab.widgets.trained import (
     trained_net_explorer,
 )
 
-OutputSteps = GridState   # the old name of the shared state base
+OutputSteps = GridState  # the old name of the shared state base

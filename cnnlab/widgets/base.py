@@ -6,9 +6,9 @@ a widget derived from :class:`Explorer`. This module holds the parts that do
 not depend on the operation being explored.
 """
 
-from dataclasses import fields
 import html
 import math
+from dataclasses import fields
 
 import ipywidgets as widgets
 import numpy as np
@@ -23,8 +23,8 @@ LECTURE_INPUT_A = np.arange(1.0, 17).reshape(4, 4)
 LECTURE_KERNEL = np.array([[1.0, 0], [-1, 2]])
 LECTURE_POOL_INPUT = np.array([[4.0, 8, 3, 9], [16, 10, 0, 7], [6, 12, 13, 8], [67, 18, 3, 7]])
 
-MINUS = "\u2212"   # the typographic minus sign "−"
-TIMES = "\u00d7"   # "×"
+MINUS = "\u2212"  # the typographic minus sign "−"
+TIMES = "\u00d7"  # "×"
 
 # --------------------------------------------------------------------------
 # Colours: Okabe-Ito hues (safe for the common colour-vision deficiencies),
@@ -32,9 +32,11 @@ TIMES = "\u00d7"   # "×"
 # has its own border style so it can be told apart without colour.
 # --------------------------------------------------------------------------
 
-CELL_STYLE = ("border:1px solid #9e9e9e; background:#ffffff; color:#111111; "
-              "min-width:2.6em; height:1.9em; padding:0 0.3em; text-align:center; "
-              "font-family:monospace;")
+CELL_STYLE = (
+    "border:1px solid #9e9e9e; background:#ffffff; color:#111111; "
+    "min-width:2.6em; height:1.9em; padding:0 0.3em; text-align:center; "
+    "font-family:monospace;"
+)
 STYLES = {
     "cnnlab-pad": "background:#ececec; color:#555555; font-style:italic; border:1px dotted #757575;",
     "cnnlab-gap": "background:#fff3d6; border:2px dashed #e69f00;",
@@ -45,8 +47,7 @@ STYLES = {
 }
 # Later entries win when a cell has several classes (a window cell on padding
 # is drawn as a window cell with the padding's grey italic text).
-STYLE_ORDER = ["cnnlab-pad", "cnnlab-gap", "cnnlab-window", "cnnlab-winner",
-               "cnnlab-current", "cnnlab-grad-flow"]
+STYLE_ORDER = ["cnnlab-pad", "cnnlab-gap", "cnnlab-window", "cnnlab-winner", "cnnlab-current", "cnnlab-grad-flow"]
 
 LEGEND = {
     "cnnlab-window": "input cell multiplied by a kernel tap (the current window)",
@@ -62,13 +63,14 @@ LEGEND = {
 # Number formatting
 # --------------------------------------------------------------------------
 
+
 def format_number(value):
     """Short text for a number: ``7`` not ``7.0``, ``0.3333``, ``−2``, ``−∞``."""
     value = float(value)
     if math.isinf(value):
         return MINUS + "\u221e" if value < 0 else "\u221e"
     if value == int(value) and abs(value) < 1e15:
-        text = str(int(value))          # also turns -0.0 into "0"
+        text = str(int(value))  # also turns -0.0 into "0"
     else:
         text = f"{value:.4g}"
     return text.replace("-", MINUS)
@@ -96,9 +98,11 @@ def size_formula(name, size, kernel, stride, padding, dilation=1, show_dilation=
         numbers = f"floor(({size} + 2·{padding}{m}{kernel})/{stride}) + 1"
     # conv_output_size: floor((size + 2p - d(k-1) - 1)/s) + 1
     numerator = size + 2 * padding - dilation * (kernel - 1) - 1
-    result = numerator // stride + 1    # Python's // is floor division, also for negatives
-    text = (f"{name}_out = {symbolic} = {numbers} = "
-            f"floor({format_number(numerator)}/{stride}) + 1 = {format_number(result)}")
+    result = numerator // stride + 1  # Python's // is floor division, also for negatives
+    text = (
+        f"{name}_out = {symbolic} = {numbers} = "
+        f"floor({format_number(numerator)}/{stride}) + 1 = {format_number(result)}"
+    )
     if result < 1:
         text += " < 1: no output, the kernel does not fit"
     return text
@@ -107,6 +111,7 @@ def size_formula(name, size, kernel, stride, padding, dilation=1, show_dilation=
 # --------------------------------------------------------------------------
 # Grid state: a 2-D input, its padding and a walk over the output cells
 # --------------------------------------------------------------------------
+
 
 class GridState:
     """Base of every explorer state (subclasses are dataclasses).
@@ -209,6 +214,7 @@ class GridState:
 # HTML building blocks
 # --------------------------------------------------------------------------
 
+
 def cell_style(classes):
     """Inline style for a table cell with the given ``cnnlab-*`` classes."""
     return CELL_STYLE + "".join(STYLES[c] for c in STYLE_ORDER if c in classes)
@@ -226,8 +232,7 @@ def html_table(values, css_class, caption, classes_at=None, titles_at=None, extr
         cells = []
         for c in range(values.shape[1]):
             classes = ["cnnlab-cell"] + (list(classes_at(r, c)) if classes_at else [])
-            attrs = {"class": " ".join(classes), "style": cell_style(classes),
-                     "data-row": r, "data-col": c}
+            attrs = {"class": " ".join(classes), "style": cell_style(classes), "data-row": r, "data-col": c}
             if titles_at:
                 attrs["title"] = titles_at(r, c)
             if extra_attrs_at:
@@ -235,10 +240,13 @@ def html_table(values, css_class, caption, classes_at=None, titles_at=None, extr
             attr_text = " ".join(f'{k}="{html.escape(str(v))}"' for k, v in attrs.items())
             cells.append(f"<td {attr_text}>{html.escape(format_number(values[r, c]))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return (f'<div class="cnnlab-caption" style="font-weight:bold; white-space:nowrap;">'
-            f"{html.escape(caption)}</div>"
-            f'<table class="cnnlab-grid {css_class}" style="border-collapse:collapse; margin:0.2em 0;">'
-            + "".join(rows) + "</table>")
+    return (
+        f'<div class="cnnlab-caption" style="font-weight:bold; white-space:nowrap;">'
+        f"{html.escape(caption)}</div>"
+        f'<table class="cnnlab-grid {css_class}" style="border-collapse:collapse; margin:0.2em 0;">'
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def panel(content):
@@ -248,34 +256,41 @@ def panel(content):
 
 def panels_row(contents):
     """Tables side by side, wrapping on narrow screens."""
-    return ('<div class="cnnlab-panels" style="display:flex; flex-wrap:wrap; align-items:flex-start;">'
-            + "".join(panel(c) for c in contents) + "</div>")
+    return (
+        '<div class="cnnlab-panels" style="display:flex; flex-wrap:wrap; align-items:flex-start;">'
+        + "".join(panel(c) for c in contents)
+        + "</div>"
+    )
 
 
 def text_block(css_class, lines, extra_style=""):
     """A block of monospace lines (formula, arithmetic) inside ``div.css_class``."""
     inner = "".join(f'<div class="{css_class}-line">{html.escape(line)}</div>' for line in lines)
-    return (f'<div class="{css_class}" style="font-family:monospace; margin:0.3em 0; {extra_style}">'
-            f"{inner}</div>")
+    return f'<div class="{css_class}" style="font-family:monospace; margin:0.3em 0; {extra_style}">{inner}</div>'
 
 
 def error_block(message):
     """The friendly message shown instead of an output."""
-    return ('<div class="cnnlab-error" role="alert" style="background:#fde8e8; color:#7a0000; '
-            'border:2px solid #b00020; padding:0.4em 0.6em; margin:0.3em 0;">'
-            f"{html.escape(message)}</div>")
+    return (
+        '<div class="cnnlab-error" role="alert" style="background:#fde8e8; color:#7a0000; '
+        'border:2px solid #b00020; padding:0.4em 0.6em; margin:0.3em 0;">'
+        f"{html.escape(message)}</div>"
+    )
 
 
 def legend(classes):
     """Swatches explaining the colours of the given classes."""
     items = []
     for c in classes:
-        swatch = (f'<span class="{c}" style="{cell_style([c])} display:inline-block; '
-                  f'min-width:1.4em; height:1.1em;"></span>')
-        items.append(f'<span style="margin-right:1.2em; white-space:nowrap;">{swatch} '
-                     f"{html.escape(LEGEND[c])}</span>")
-    return ('<div class="cnnlab-legend" style="font-size:0.9em; margin-top:0.4em; line-height:2;">'
-            + "".join(items) + "</div>")
+        swatch = (
+            f'<span class="{c}" style="{cell_style([c])} display:inline-block; min-width:1.4em; height:1.1em;"></span>'
+        )
+        items.append(f'<span style="margin-right:1.2em; white-space:nowrap;">{swatch} {html.escape(LEGEND[c])}</span>')
+    return (
+        '<div class="cnnlab-legend" style="font-size:0.9em; margin-top:0.4em; line-height:2;">'
+        + "".join(items)
+        + "</div>"
+    )
 
 
 def input_cell_attrs(padding):
@@ -300,18 +315,32 @@ def padded_input_table(state, highlights):
         return f"padded input [{r},{c}] = {kind}"
 
     h, w = state.grid.shape
-    return html_table(state.padded_input(), "cnnlab-input", f"Input X (H={h}, W={w}, padding {p})",
-                      classes_at, title_at, input_cell_attrs(p))
+    return html_table(
+        state.padded_input(),
+        "cnnlab-input",
+        f"Input X (H={h}, W={w}, padding {p})",
+        classes_at,
+        title_at,
+        input_cell_attrs(p),
+    )
 
 
 # --------------------------------------------------------------------------
 # Controls and the widget base
 # --------------------------------------------------------------------------
 
+
 def slider(description, value, minimum, maximum, step=1, kind=widgets.IntSlider):
     """A slider whose ``description`` names the parameter it controls."""
-    return kind(value=value, min=minimum, max=maximum, step=step, description=description,
-                continuous_update=True, style={"description_width": "initial"})
+    return kind(
+        value=value,
+        min=minimum,
+        max=maximum,
+        step=step,
+        description=description,
+        continuous_update=True,
+        style={"description_width": "initial"},
+    )
 
 
 def step_controls(description="step"):
@@ -328,7 +357,6 @@ def sync_step(state, step, play):
     step.max = play.max = last
     step.value = state.step
     step.disabled = play.disabled = state.num_steps == 0
-
 
 
 class Explorer(widgets.VBox):
@@ -365,7 +393,7 @@ class Explorer(widgets.VBox):
         """Any slider or dropdown moved: update the state, then redraw."""
         if self.syncing:
             return
-        self.syncing = True   # our own writes to the sliders must not call us again
+        self.syncing = True  # our own writes to the sliders must not call us again
         try:
             self.state.update(**self.read_controls())
             sync_step(self.state, self.controls["step"], self.controls["play"])

@@ -18,8 +18,8 @@ from cnnlab.widgets.base import (
     format_factor,
     format_number,
     html_table,
-    padded_input_table,
     legend,
+    padded_input_table,
     panels_row,
     size_formula,
     slider,
@@ -27,10 +27,10 @@ from cnnlab.widgets.base import (
     text_block,
 )
 
-
 # --------------------------------------------------------------------------
 # State
 # --------------------------------------------------------------------------
+
 
 @dataclass
 class ConvExplorerState(GridState):
@@ -69,9 +69,11 @@ class ConvExplorerState(GridState):
         (hp, wp), (sh, sw) = self.padded_shape, self.kernel_span
         if sh > hp or sw > wp:
             kh, kw = self.kernel.shape
-            return (f"No output: the {kh}×{kw} kernel with dilation {self.dilation} spans "
-                    f"{sh}×{sw} cells, larger than the padded input {hp}×{wp}. "
-                    f"Add padding, or make the kernel or the dilation smaller.")
+            return (
+                f"No output: the {kh}×{kw} kernel with dilation {self.dilation} spans "
+                f"{sh}×{sw} cells, larger than the padded input {hp}×{wp}. "
+                f"Add padding, or make the kernel or the dilation smaller."
+            )
         return None
 
     @property
@@ -97,10 +99,11 @@ class ConvExplorerState(GridState):
         """``Z``: (H_out, W_out) from ``cnnlab.functional.conv2d``, or ``None``."""
         if not self.is_valid:
             return None
-        x = self.image[None, None]          # (1, 1, H, W)
-        w = self.kernel[None, None]         # (1, 1, KH, KW)
-        z = F.conv2d(x, w, np.array([float(self.bias)]), stride=self.stride,
-                     padding=self.padding, dilation=self.dilation)
+        x = self.image[None, None]  # (1, 1, H, W)
+        w = self.kernel[None, None]  # (1, 1, KH, KW)
+        z = F.conv2d(
+            x, w, np.array([float(self.bias)]), stride=self.stride, padding=self.padding, dilation=self.dilation
+        )
         return z[0, 0]
 
     def taps(self):
@@ -110,8 +113,7 @@ class ConvExplorerState(GridState):
         """
         kh, kw = self.kernel.shape
         s, d = self.stride, self.dilation
-        return [((i, j), (self.out_row * s + i * d, self.out_col * s + j * d))
-                for i in range(kh) for j in range(kw)]
+        return [((i, j), (self.out_row * s + i * d, self.out_col * s + j * d)) for i in range(kh) for j in range(kw)]
 
     def window_cells(self):
         """Padded-input cells ``(row, col)`` multiplied by the kernel for the current output cell."""
@@ -136,11 +138,13 @@ class ConvExplorerState(GridState):
             return self.error
         xp = self.padded_input()
         # Z[r, c] = sum_i sum_j X_pad[r·S + i·D, c·S + j·D] · K[i, j] + b
-        products = [f"{format_factor(xp[cell])}{TIMES}{format_factor(self.kernel[tap])}"
-                    for tap, cell in self.taps()]
+        products = [f"{format_factor(xp[cell])}{TIMES}{format_factor(self.kernel[tap])}" for tap, cell in self.taps()]
         value = self.output[self.out_row, self.out_col]
-        return (f"Z[{self.out_row},{self.out_col}] = " + " + ".join(products)
-                + f" + {format_factor(self.bias)} (bias) = {format_number(value)}")
+        return (
+            f"Z[{self.out_row},{self.out_col}] = "
+            + " + ".join(products)
+            + f" + {format_factor(self.bias)} (bias) = {format_number(value)}"
+        )
 
     def formula_lines(self):
         """The output-size formulas for H and W, numbers substituted."""
@@ -158,26 +162,35 @@ class ConvExplorerState(GridState):
 # Rendering
 # --------------------------------------------------------------------------
 
+
 def render_conv_html(state):
     """HTML for a :class:`ConvExplorerState`: formula, input, kernel, output, arithmetic, legend."""
     window, gaps = set(state.window_cells()), set(state.gap_cells())
 
     input_table = padded_input_table(state, [("cnnlab-gap", gaps), ("cnnlab-window", window)])
-    kernel_table = html_table(state.kernel, "cnnlab-kernel",
-                              f"Kernel K ({state.kernel.shape[0]}×{state.kernel.shape[1]}), "
-                              f"bias b = {format_number(state.bias)}",
-                              titles_at=lambda r, c: f"K[{r},{c}]")
+    kernel_table = html_table(
+        state.kernel,
+        "cnnlab-kernel",
+        f"Kernel K ({state.kernel.shape[0]}×{state.kernel.shape[1]}), bias b = {format_number(state.bias)}",
+        titles_at=lambda r, c: f"K[{r},{c}]",
+    )
     tables = [input_table, kernel_table]
-    parts = ['<div class="cnnlab-explorer cnnlab-conv" style="color:#111111;">',
-             text_block("cnnlab-formula", state.formula_lines())]
+    parts = [
+        '<div class="cnnlab-explorer cnnlab-conv" style="color:#111111;">',
+        text_block("cnnlab-formula", state.formula_lines()),
+    ]
     if state.is_valid:
         current = (state.out_row, state.out_col)
-        tables.append(html_table(
-            state.output, "cnnlab-output",
-            f"Output Z ({state.output_shape[0]}×{state.output_shape[1]}), "
-            f"stride {state.stride}, dilation {state.dilation}",
-            lambda r, c: ["cnnlab-current"] if (r, c) == current else [],
-            lambda r, c: f"Z[{r},{c}]"))
+        tables.append(
+            html_table(
+                state.output,
+                "cnnlab-output",
+                f"Output Z ({state.output_shape[0]}×{state.output_shape[1]}), "
+                f"stride {state.stride}, dilation {state.dilation}",
+                lambda r, c: ["cnnlab-current"] if (r, c) == current else [],
+                lambda r, c: f"Z[{r},{c}]",
+            )
+        )
         parts += [panels_row(tables), text_block("cnnlab-arithmetic", [state.arithmetic()])]
     else:
         parts += [error_block(state.error), panels_row(tables)]
@@ -188,6 +201,7 @@ def render_conv_html(state):
 # --------------------------------------------------------------------------
 # Presets
 # --------------------------------------------------------------------------
+
 
 def bright_square(size=7):
     """A dark ``size``×``size`` image with a bright 3×4 rectangle: edges for Sobel to find."""
@@ -207,7 +221,7 @@ IMAGE_PRESETS = {
     "4x4 lecture input A": LECTURE_INPUT_A,
     "4x4 pooling example": LECTURE_POOL_INPUT,
     "7x7 bright square": bright_square(7),
-    RANDOM: None,                       # H×W from the H and W sliders
+    RANDOM: None,  # H×W from the H and W sliders
 }
 FIXED_KERNELS = {
     "2x2 lecture kernel": LECTURE_KERNEL,
@@ -215,7 +229,7 @@ FIXED_KERNELS = {
     "Sobel x": np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]),
     "Sobel y": np.array([[-1.0, -2, -1], [0, 0, 0], [1, 2, 1]]),
 }
-SIZED_KERNELS = ("box (all ones)", "identity", RANDOM)   # these follow the "kernel size" slider
+SIZED_KERNELS = ("box (all ones)", "identity", RANDOM)  # these follow the "kernel size" slider
 
 
 def make_kernel(name, size):
@@ -237,6 +251,7 @@ def make_kernel(name, size):
 # The widget
 # --------------------------------------------------------------------------
 
+
 class ConvExplorer(Explorer):
     """Controls on top, the rendered :class:`ConvExplorerState` below.
 
@@ -247,8 +262,7 @@ class ConvExplorer(Explorer):
 
     def __init__(self, image=None, kernel=None, bias=0.0):
         image_names = ([CUSTOM] if image is not None else []) + list(IMAGE_PRESETS)
-        kernel_names = (([CUSTOM] if kernel is not None else []) + list(FIXED_KERNELS)
-                        + list(SIZED_KERNELS))
+        kernel_names = ([CUSTOM] if kernel is not None else []) + list(FIXED_KERNELS) + list(SIZED_KERNELS)
         controls = {
             "input": widgets.Dropdown(options=image_names, value=image_names[0], description="input"),
             "H": slider("H", 5, 2, 9),
@@ -261,17 +275,22 @@ class ConvExplorer(Explorer):
             "dilation": slider("dilation", 1, 1, 3),
         }
         controls["step"], controls["play"] = step_controls()
-        rows = [widgets.HBox([controls["input"], controls["H"], controls["W"]]),
-                widgets.HBox([controls["kernel"], controls["kernel size"], controls["bias"]]),
-                widgets.HBox([controls["stride"], controls["padding"], controls["dilation"]]),
-                widgets.HBox([controls["play"], controls["step"]])]
+        rows = [
+            widgets.HBox([controls["input"], controls["H"], controls["W"]]),
+            widgets.HBox([controls["kernel"], controls["kernel size"], controls["bias"]]),
+            widgets.HBox([controls["stride"], controls["padding"], controls["dilation"]]),
+            widgets.HBox([controls["play"], controls["step"]]),
+        ]
         self.controls = controls
         self.custom_image, self.custom_kernel = image, kernel
-        state = ConvExplorerState(self.current_image(), self.current_kernel(),
-                                  bias=float(bias), out_row=0, out_col=1)
-        self.setup(rows, controls, state, "cnnlab-conv",
-                   watched=("input", "H", "W", "kernel", "kernel size", "bias",
-                            "stride", "padding", "dilation"))
+        state = ConvExplorerState(self.current_image(), self.current_kernel(), bias=float(bias), out_row=0, out_col=1)
+        self.setup(
+            rows,
+            controls,
+            state,
+            "cnnlab-conv",
+            watched=("input", "H", "W", "kernel", "kernel size", "bias", "stride", "padding", "dilation"),
+        )
 
     def current_image(self):
         """The image chosen by the "input" dropdown (and the H, W sliders for random ints)."""
@@ -281,7 +300,7 @@ class ConvExplorer(Explorer):
             return random_ints((h.value, w.value), 0, 9)
         image = self.custom_image if name.value == CUSTOM else IMAGE_PRESETS[name.value]
         image = as_array(image, "image", ndim=2)
-        h.value, w.value = image.shape   # show the preset's size on the disabled sliders
+        h.value, w.value = image.shape  # show the preset's size on the disabled sliders
         return image
 
     def current_kernel(self):
@@ -298,9 +317,14 @@ class ConvExplorer(Explorer):
     def read_controls(self):
         """The state's fields from the dropdowns and sliders."""
         c = self.controls
-        return dict(image=self.current_image(), kernel=self.current_kernel(),
-                    bias=c["bias"].value, stride=c["stride"].value,
-                    padding=c["padding"].value, dilation=c["dilation"].value)
+        return dict(
+            image=self.current_image(),
+            kernel=self.current_kernel(),
+            bias=c["bias"].value,
+            stride=c["stride"].value,
+            padding=c["padding"].value,
+            dilation=c["dilation"].value,
+        )
 
     def render(self, state):
         """:func:`render_conv_html`."""

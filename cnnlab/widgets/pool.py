@@ -1,7 +1,7 @@
 """The pooling explorer: max/avg/min pooling forward, and where the gradient flows back."""
 
-from dataclasses import dataclass
 import html
+from dataclasses import dataclass
 
 import ipywidgets as widgets
 import numpy as np
@@ -15,8 +15,8 @@ from cnnlab.widgets.base import (
     error_block,
     format_number,
     html_table,
-    padded_input_table,
     legend,
+    padded_input_table,
     panels_row,
     size_formula,
     slider,
@@ -24,14 +24,13 @@ from cnnlab.widgets.base import (
     text_block,
 )
 
-
 # --------------------------------------------------------------------------
 # State
 # --------------------------------------------------------------------------
 
 POOL_MODES = ("max", "avg", "min")
 GRAD_SOURCES = ("all ones", "selected cell")
-POOL_FILL = {"max": -np.inf, "min": np.inf, "avg": 0.0}   # what padding holds in each mode
+POOL_FILL = {"max": -np.inf, "min": np.inf, "avg": 0.0}  # what padding holds in each mode
 
 
 @dataclass
@@ -83,8 +82,7 @@ class PoolExplorerState(GridState):
             return str(exc)
         hp, wp = self.padded_shape
         if k > hp or k > wp:
-            return (f"No output: the {k}×{k} window is larger than the padded input {hp}×{wp}. "
-                    f"Make the window smaller.")
+            return f"No output: the {k}×{k} window is larger than the padded input {hp}×{wp}. Make the window smaller."
         return None
 
     # -- numbers -------------------------------------------------------------
@@ -128,8 +126,7 @@ class PoolExplorerState(GridState):
         """
         if not self.is_valid:
             return None
-        backward = {"max": F.max_pool2d_backward, "avg": F.avg_pool2d_backward,
-                    "min": F.min_pool2d_backward}[self.mode]
+        backward = {"max": F.max_pool2d_backward, "avg": F.avg_pool2d_backward, "min": F.min_pool2d_backward}[self.mode]
         return backward(self.upstream_grad()[None, None], self.x[None, None], *self._args())[0, 0]
 
     @property
@@ -180,61 +177,76 @@ class PoolExplorerState(GridState):
         except (TypeError, ValueError) as exc:
             return [f"cannot compute the output size: {exc}"]
         h, w = self.x.shape
-        return [size_formula("H", h, k, s, p, show_dilation=False),
-                size_formula("W", w, k, s, p, show_dilation=False)]
+        return [size_formula("H", h, k, s, p, show_dilation=False), size_formula("W", w, k, s, p, show_dilation=False)]
 
 
 # --------------------------------------------------------------------------
 # Rendering
 # --------------------------------------------------------------------------
 
+
 def render_pool_html(state):
     """HTML for a :class:`PoolExplorerState`: formula, input, output, gradients, legend."""
     window, winner = set(state.window_cells()), state.winner_cell()
 
     input_table = padded_input_table(state, [("cnnlab-window", window), ("cnnlab-winner", {winner})])
-    parts = ['<div class="cnnlab-explorer cnnlab-pool" style="color:#111111;">',
-             text_block("cnnlab-formula", state.formula_lines())]
+    parts = [
+        '<div class="cnnlab-explorer cnnlab-pool" style="color:#111111;">',
+        text_block("cnnlab-formula", state.formula_lines()),
+    ]
     if not state.is_valid:
-        parts += [error_block(state.error), panels_row([input_table]),
-                  legend(["cnnlab-pad"]), "</div>"]
+        parts += [error_block(state.error), panels_row([input_table]), legend(["cnnlab-pad"]), "</div>"]
         return "".join(parts)
 
     current = (state.out_row, state.out_col)
     selected_only = state.grad_source == "selected cell"
     output_table = html_table(
-        state.output, "cnnlab-output",
-        f"Output Y = {state.mode} pool, {state.kernel_size}×{state.kernel_size}, "
-        f"stride {state.effective_stride}",
+        state.output,
+        "cnnlab-output",
+        f"Output Y = {state.mode} pool, {state.kernel_size}×{state.kernel_size}, stride {state.effective_stride}",
         lambda r, c: ["cnnlab-current"] if (r, c) == current else [],
-        lambda r, c: f"Y[{r},{c}]")
+        lambda r, c: f"Y[{r},{c}]",
+    )
     upstream_table = html_table(
-        state.upstream_grad(), "cnnlab-upstream",
+        state.upstream_grad(),
+        "cnnlab-upstream",
         "Upstream gradient dL/dY (" + ("selected cell only" if selected_only else "all ones") + ")",
         lambda r, c: ["cnnlab-current"] if selected_only and (r, c) == current else [],
-        lambda r, c: f"dL/dY[{r},{c}]")
+        lambda r, c: f"dL/dY[{r},{c}]",
+    )
     grad = state.input_grad()
     grad_table = html_table(
-        grad, "cnnlab-grad", "Input gradient dL/dX",
+        grad,
+        "cnnlab-grad",
+        "Input gradient dL/dX",
         lambda r, c: ["cnnlab-grad-flow"] if grad[r, c] != 0 else [],
-        lambda r, c: f"dL/dX[{r},{c}]")
-    rule = {"max": "all of it goes to the largest value of each window (first one on ties)",
-            "avg": f"it is shared evenly: 1/{state.kernel_size ** 2} to every cell of the window",
-            "min": "all of it goes to the smallest value of each window (first one on ties)"}
-    parts += [panels_row([input_table, output_table]),
-              text_block("cnnlab-arithmetic", [state.arithmetic()]),
-              f'<div class="cnnlab-backward-title" style="font-weight:bold; margin-top:0.6em;">'
-              f"Backward: where the gradient flows ({html.escape(rule[state.mode])})</div>",
-              panels_row([upstream_table, grad_table]),
-              legend(["cnnlab-window"] + (["cnnlab-winner"] if winner else [])
-                     + ["cnnlab-pad", "cnnlab-current", "cnnlab-grad-flow"]),
-              "</div>"]
+        lambda r, c: f"dL/dX[{r},{c}]",
+    )
+    rule = {
+        "max": "all of it goes to the largest value of each window (first one on ties)",
+        "avg": f"it is shared evenly: 1/{state.kernel_size**2} to every cell of the window",
+        "min": "all of it goes to the smallest value of each window (first one on ties)",
+    }
+    parts += [
+        panels_row([input_table, output_table]),
+        text_block("cnnlab-arithmetic", [state.arithmetic()]),
+        f'<div class="cnnlab-backward-title" style="font-weight:bold; margin-top:0.6em;">'
+        f"Backward: where the gradient flows ({html.escape(rule[state.mode])})</div>",
+        panels_row([upstream_table, grad_table]),
+        legend(
+            ["cnnlab-window"]
+            + (["cnnlab-winner"] if winner else [])
+            + ["cnnlab-pad", "cnnlab-current", "cnnlab-grad-flow"]
+        ),
+        "</div>",
+    ]
     return "".join(parts)
 
 
 # --------------------------------------------------------------------------
 # The widget
 # --------------------------------------------------------------------------
+
 
 class PoolExplorer(Explorer):
     """Controls on top, the rendered :class:`PoolExplorerState` below.
@@ -250,24 +262,30 @@ class PoolExplorer(Explorer):
             "kernel size": slider("kernel size", 2, 1, 4),
             "stride": slider("stride", 2, 1, 4),
             "padding": slider("padding", 0, 0, 2),
-            "gradient": widgets.ToggleButtons(options=list(GRAD_SOURCES), value="all ones",
-                                              description="gradient"),
+            "gradient": widgets.ToggleButtons(options=list(GRAD_SOURCES), value="all ones", description="gradient"),
         }
         controls["step"], controls["play"] = step_controls()
-        rows = [controls["mode"],
-                widgets.HBox([controls["kernel size"], controls["stride"], controls["padding"]]),
-                controls["gradient"],
-                widgets.HBox([controls["play"], controls["step"]])]
+        rows = [
+            controls["mode"],
+            widgets.HBox([controls["kernel size"], controls["stride"], controls["padding"]]),
+            controls["gradient"],
+            widgets.HBox([controls["play"], controls["step"]]),
+        ]
         state = PoolExplorerState(x, mode="max", kernel_size=2, stride=2)
-        self.setup(rows, controls, state, "cnnlab-pool",
-                   watched=("mode", "kernel size", "stride", "padding", "gradient"))
+        self.setup(
+            rows, controls, state, "cnnlab-pool", watched=("mode", "kernel size", "stride", "padding", "gradient")
+        )
 
     def read_controls(self):
         """The state's fields from the toggles and sliders."""
         c = self.controls
-        return dict(mode=c["mode"].value, kernel_size=c["kernel size"].value,
-                    stride=c["stride"].value, padding=c["padding"].value,
-                    grad_source=c["gradient"].value)
+        return dict(
+            mode=c["mode"].value,
+            kernel_size=c["kernel size"].value,
+            stride=c["stride"].value,
+            padding=c["padding"].value,
+            grad_source=c["gradient"].value,
+        )
 
     def render(self, state):
         """:func:`render_pool_html`."""
