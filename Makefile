@@ -10,7 +10,7 @@ TORCH_STAMP := $(VENV)/.torch-$(TORCH)
 LAB_STAMP   := $(VENV)/.installed-lab
 TEST_STAMP  := $(VENV)/.installed-test
 
-.PHONY: lab test install clean browser-deps student-bundle
+.PHONY: lab test install clean browser-deps student-bundle quick
 
 install: $(LAB_STAMP)
 
@@ -43,6 +43,10 @@ lab: $(LAB_STAMP)
 # Never installs system packages: the browser tests skip, saying so, without Chromium.
 test: $(TEST_STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fast subset (a few minutes): everything not marked slow or browser, lint and doctests included.
+quick: $(TEST_STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 # Chromium for tests/test_browser.py and the offline-feedback screenshot. Run once per machine,
 # as root, before `make test` (CI does: .ci/run). Never fails: without Chromium those tests skip.
