@@ -711,7 +711,7 @@ def _default_init_problem(model):
         bound = 1 / math.sqrt(w[0].numel())
         std = float(w.std()) if w.numel() > 1 else 0.0
         if float(w.abs().max()) > bound * 1.001 or not 0.8 < std / (bound / math.sqrt(3)) < 1.2:
-            return (f"the weights of {mname or 'the model'} ({type(module).__name__}) have standard deviation "
+            return (f"the weights of layer {mname or '0'} ({type(module).__name__}) have standard deviation "
                     f"{std:.3g}; PyTorch's default initialisation would give about {bound / math.sqrt(3):.3g}")
     return None
 
