@@ -387,14 +387,15 @@ class ReLU(Layer):
         return "ReLU()"
 
     def forward(self, x):
-        """x any shape -> same shape."""
+        """x any shape -> same shape; remembers where x > 0 for backward."""
         x = as_array(x, "x")
-        return self._remember(x, F.relu(x))
+        return self._remember((x > 0, x.dtype), np.maximum(x, 0))
 
     def backward(self, dout):
-        """dout -> dx = dout where x > 0, else 0."""
-        dout = self._check_backward(dout, self._cache.dtype if self._cache is not None else None)
-        return F.relu_backward(dout, self._cache)
+        """dout -> dx = dout where x > 0, else 0 (as ``F.relu_backward``)."""
+        positive, dtype = self._cache if self._cache is not None else (None, None)
+        dout = self._check_backward(dout, dtype)
+        return dout * positive
 
 
 class Flatten(Layer):
