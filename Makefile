@@ -10,7 +10,7 @@ TORCH_STAMP := $(VENV)/.torch-$(TORCH)
 LAB_STAMP   := $(VENV)/.installed-lab
 TEST_STAMP  := $(VENV)/.installed-test
 
-.PHONY: lab test install clean browser-deps student-bundle quick
+.PHONY: lab test install clean browser-deps grading-deps student-bundle quick
 
 install: $(LAB_STAMP)
 
@@ -56,6 +56,15 @@ browser-deps:
 	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) \
 	    || echo "chromium not installed: browser tests will be skipped"; \
 	else echo "chromium not installed (run 'make browser-deps' as root, or install it yourself): browser tests will be skipped"; fi
+
+# bubblewrap, the sandbox every grading kernel runs in (cnnlab/course/sandbox.py). Instructors (and CI)
+# run this once per machine, as root; without it `nbgrader autograde` refuses to grade.
+grading-deps:
+	@if command -v bwrap >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y bubblewrap) \
+	    || echo "bubblewrap not installed: grading tests will run without the sandbox"; \
+	else echo "bubblewrap not installed (run 'make grading-deps' as root, or install it yourself)"; fi
 
 # What a graded course hands out: release notebooks + the cnnlab wheel + a student README,
 # never solutions/ (cnnlab/course/bundle.py). Writes dist/cnnlab-student-<version>.zip.

@@ -201,11 +201,11 @@ def test_makefile_installs_torch_with_the_helper_before_the_package(tmp_path):
     assert "apt-get" not in test and "apt-get" in dry_run("browser-deps")
 
 
-def test_ci_runs_browser_deps_then_the_readmes_test_command():
+def test_ci_runs_the_system_deps_then_the_readmes_test_command():
     readme = (REPO / "README.md").read_text()
     block = re.search(r"## The two commands.*?```bash\n(.*?)```", readme, re.S).group(1)
     readme_test = next(line.split("#")[0].strip() for line in block.splitlines() if "test" in line)
     commands = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()
                 if line.strip() and not line.lstrip().startswith(("#", "set ", "cd "))]
-    assert commands == ["make browser-deps", readme_test]
-    assert "make browser-deps" in readme
+    assert commands == ["make browser-deps", "make grading-deps", readme_test]
+    assert "make browser-deps" in readme and "make grading-deps" in readme

@@ -281,6 +281,14 @@ CASES = [
     ("memory_hog", "S", [add_cell("hog = bytearray(12 * 1024 ** 3)\n")], "full", True),
     ("network_exfiltration", "S", [add_cell(
         "import socket\ns = socket.create_connection(('pypi.org', 443), timeout=3)\n")], "full", True),
+    ("infinite_loop_in_answer", "S", [answer("ex_output_length",
+                                             "def output_length(n, k, mode):\n    while True:\n        pass\n")],
+     "output_length_lost", True),
+    ("loop_that_swallows_interrupts", "S", [answer("ex_output_length",
+                                                   "def output_length(n, k, mode):\n    while True:\n"
+                                                   "        try:\n            pass\n"
+                                                   "        except KeyboardInterrupt:\n            pass\n")],
+     "output_length_and_later_lost", True),
     ("dies_in_its_answer", "S", [answer("ex_output_length",
                                         "import os\ndef output_length(n, k, mode):\n    os._exit(1)\n")],
      "output_length_and_later_lost", True),
@@ -322,7 +330,7 @@ def _leftover_processes():
 def _run_matrix(tmp_path_factory, audit):
     course = make_course(tmp_path_factory.mktemp("hostile"), [ASSIGNMENT])
     with open(course / "nbgrader_config.py", "a") as f:
-        f.write("\nc.Execute.timeout = 60\n")
+        f.write("\nc.Execute.timeout = 60\nc.TrustedExecute.probe_timeout = 15\n")
         if not audit:
             f.write("c.TrustedExecute.audit_cells = False\n")
     paths = {"course": course}
@@ -354,6 +362,8 @@ def _intended(kind, cells):
         return full
     if kind == "correlate_and_convolve_lost":
         return full - cells["test_correlate1d"][1] - cells["test_convolve1d"][1]
+    if kind == "output_length_lost":
+        return full - cells["test_output_length"][1]
     if kind == "output_length_and_later_lost":
         return full - cells["test_output_length"][1] - cells["test_w_diff"][1]
     return kind

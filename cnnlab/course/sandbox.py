@@ -268,18 +268,20 @@ def _make_kernel_manager_class():
             self._cgroup = f"cnnlab-{os.getpid()}-{os.path.basename(self._scratch)}"
             return jail_command(cmd, self._cgroup, limits)
 
-        async def _async_interrupt_kernel(self):
+        # AsyncKernelManager binds these two names to the base class's functions, so they are
+        # overridden by name (overriding the underscored coroutines would not be seen).
+        async def interrupt_kernel(self):
             # bubblewrap does not forward SIGINT: ask the kernel itself over its control channel.
             if getattr(self, "_sandboxed", False) and self.has_kernel:
                 msg = self.session.msg("interrupt_request", content={})
                 self._connect_control_socket()
                 self.session.send(self._control_socket, msg)
                 return
-            return await super()._async_interrupt_kernel()
+            return await super().interrupt_kernel()
 
-        async def _async_shutdown_kernel(self, now=False, restart=False):
+        async def shutdown_kernel(self, now=False, restart=False):
             try:
-                return await super()._async_shutdown_kernel(now=now, restart=restart)
+                return await super().shutdown_kernel(now=now, restart=restart)
             finally:
                 self.cleanup_sandbox()
 

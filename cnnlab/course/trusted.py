@@ -103,6 +103,10 @@ class TrustedExecute(Execute):
 
     probe_timeout = Integer(60, help="Seconds one call of a student's function may take at grading."
                             ).tag(config=True)
+    notebook_budget = Integer(1800, help="Wall-clock seconds one notebook may use at grading; cells after "
+                                         "that are not run (a notebook of sleeping cells cannot hold up "
+                                         "the class)."
+                              ).tag(config=True)
     audit_cells = Bool(True, help="Audit the cells a student wrote and skip those that use forbidden "
                                   "tools (switch off only to test the other defences alone)."
                        ).tag(config=True)
@@ -118,6 +122,7 @@ class TrustedExecute(Execute):
         self._instructor_sources = instructor
         self._forbidden_names = audit.library_names(instructor, self._policy)
         self._dead = None
+        self._deadline = time.monotonic() + self.notebook_budget
         self._probe_defined = False
         self._probe_x = None
         if "torch" in self._policy.extra_imports:
@@ -164,6 +169,8 @@ class TrustedExecute(Execute):
             self.log.debug("cnnlab: cell %d took %.2f s", index, time.perf_counter() - started)
 
     def _preprocess_code_cell(self, cell, resources, index):
+        if not self._dead and time.monotonic() > self._deadline:
+            self._dead = f"the notebook used up its {self.notebook_budget} s of grading time"
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if utils.is_grade(cell) and not utils.is_solution(cell) and grade_id in self._tests:
             self._grade(cell, index, grade_id)
