@@ -20,10 +20,22 @@ ASSIGNMENTS = sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir(
     if (REPO / "solutions").exists() else []
 
 
+def _no_sandbox_here():
+    """True where bubblewrap cannot run (then the pipeline tests grade without the sandbox)."""
+    from cnnlab.course.sandbox import bwrap_problem
+    problem = bwrap_problem()
+    if problem:
+        import warnings
+        warnings.warn(f"grading tests run WITHOUT the sandbox: {problem} (make grading-deps)")
+    return problem is not None
+
+
 def nbgrader(args, cwd, timeout=1800, check=True):
     """Run the nbgrader CLI of this venv (its bin/ on PATH for alembic)."""
     env = dict(os.environ)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    if _no_sandbox_here():
+        env["CNNLAB_UNSAFE_NO_SANDBOX"] = "1"   # our own notebooks; tests/test_integrity.py skips
     result = subprocess.run([str(BIN / "nbgrader"), *args], cwd=cwd, env=env,
                             capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
