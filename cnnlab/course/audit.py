@@ -88,7 +88,7 @@ class _Auditor(ast.NodeVisitor):
     def visit_Name(self, node):
         if node.id in P.FORBIDDEN_BUILTINS or node.id.startswith("__"):
             self.flag(node, f"`{node.id}`")
-        elif node.id in self.forbidden_names:
+        elif node.id in self.forbidden_names and not isinstance(node.ctx, ast.Store):
             self.flag(node, f"`{node.id}` (the course's library: the exercise is to write it yourself)")
         self.generic_visit(node)
 
@@ -126,9 +126,20 @@ def audit_source(source, policy, forbidden_names=frozenset()):
         return []          # it cannot run either: Python reports the syntax error in the cell
     except Exception as exc:  # IPython could not even translate it
         return [Finding(0, f"unreadable cell ({type(exc).__name__})")]
-    auditor = _Auditor(policy, forbidden_names)
-    auditor.visit(tree)
+    auditor = _Auditor(policy, frozenset(forbidden_names))
+    for statement in tree.body:          # in order: after `F = ...`, F is the student's own name
+        auditor.visit(statement)
+        auditor.forbidden_names = auditor.forbidden_names - set(_bound_names(statement))
     return auditor.findings
+
+
+def rebound_names(source):
+    """Names a cell binds at its top level (a student's own ``F = ...`` is theirs from then on)."""
+    try:
+        tree = ast.parse(to_python(source))
+    except Exception:
+        return set()
+    return {name for node in tree.body for name in _bound_names(node)}
 
 
 def _bound_names(node):

@@ -42,7 +42,7 @@ FORBIDDEN_ATTRIBUTES = frozenset({
     "exec", "eval", "compile", "getattr", "setattr", "delattr", "load", "loads", "loadtxt",
     "fromfile", "genfromtxt", "memmap", "save", "savez", "savez_compressed", "savetxt", "tofile",
     "read_text", "read_bytes", "write_text", "write_bytes", "open", "mro", "run_line_magic",
-    "run_cell_magic", "system_piped", "getoutput", "user_ns", "shell", "kernel", "comm_manager",
+    "run_cell_magic", "system_piped", "getoutput", "user_ns", "comm_manager",
 })
 #: Dunder attributes an honest answer uses (``super().__init__()`` in a torch module, ``__name__``).
 ALLOWED_DUNDERS = frozenset({"__init__", "__name__"})

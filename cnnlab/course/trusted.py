@@ -188,6 +188,8 @@ class TrustedExecute(Execute):
                                        "Answers may use NumPy, math and their own functions only; "
                                        "ask your instructor if you think this is a mistake.")]
                 return cell, resources
+            # a name the student binds is theirs from here on (their own `F = ...` is not the library)
+            self._forbidden_names = self._forbidden_names - audit.rebound_names(source)
         return self._run_in_kernel(cell, resources, index)
 
     def _run_in_kernel(self, cell, resources, index):
