@@ -557,7 +557,7 @@ class Dropout(Layer):
 # --------------------------------------------------------------------------
 
 
-class SoftmaxCrossEntropy:
+class SoftmaxCrossEntropy(Layer):
     """Softmax followed by the cross-entropy, averaged over the batch.
 
     ``forward(logits, targets)``: logits ``(N, K)``, targets ``(N,)`` integer
@@ -568,28 +568,11 @@ class SoftmaxCrossEntropy:
     ``backward(dout=1.0)`` -> dlogits ``(N, K)`` ``= dout * (softmax(logits) - onehot(targets)) / N``.
     """
 
-    def __init__(self):
-        self.params = {}
-        self.grads = {}
-        self.training = True
-        self._cache = None
-
     def __repr__(self):
         return "SoftmaxCrossEntropy()"
 
     def __call__(self, logits, targets):
         return self.forward(logits, targets)
-
-    def train(self):
-        self.training = True
-        return self
-
-    def eval(self):
-        self.training = False
-        return self
-
-    def zero_grad(self):
-        pass
 
     def forward(self, logits, targets):
         """logits ``(N, K)``, targets ``(N,)`` ints -> mean loss (a Python float)."""

@@ -497,6 +497,7 @@ def fit(
                 loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                used_lr = opt.param_groups[0]["lr"]  # the lr of this step, recorded as fit_numpy does
                 opt.step()
                 if scheduler is not None:
                     scheduler.step()
@@ -517,7 +518,7 @@ def fit(
                 train_loss=loss_sum.item() / len(x),
                 train_acc=correct.item() / len(x),
                 epoch_time=elapsed,
-                lr=opt.param_groups[0]["lr"],
+                lr=used_lr,
             )
             if val is not None:
                 record["val_loss"], record["val_acc"] = evaluate(model, *val)

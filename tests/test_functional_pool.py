@@ -4,6 +4,7 @@ max pooling, naive loops against the vectorised code.
 Random configurations: see PLANNED_CONFIGS (the run count is printed in the pytest summary).
 """
 
+import itertools
 from collections import Counter
 
 import numpy as np
@@ -223,3 +224,23 @@ def test_lp_pool2d_float32_stays_float32():
     out = F.lp_pool2d(x, 2, 3, 2)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, TF.lp_pool2d(torch.tensor(x), 2, 3, 2).numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_pool_output_size_matches_torch(ceil_mode):
+    """The one output-size rule of pooling (used by nn, summary and the widgets) against torch's shapes."""
+    checked = 0
+    for size, k, s, p in itertools.product(range(1, 9), range(1, 5), range(1, 4), range(0, 3)):
+        if p > k // 2:
+            with pytest.raises(ValueError, match="must be at most half of kernel_size"):
+                F.pool_output_size(size, k, s, p, ceil_mode=ceil_mode)
+            continue
+        try:
+            expected = TF.max_pool2d(torch.zeros(1, 1, size, 1), (k, 1), (s, 1), (p, 0), ceil_mode=ceil_mode).shape[2]
+        except RuntimeError:  # torch: no window fits
+            with pytest.raises(ValueError):
+                F.pool_output_size(size, k, s, p, ceil_mode=ceil_mode)
+            continue
+        assert F.pool_output_size(size, k, s, p, ceil_mode=ceil_mode) == expected, (size, k, s, p)
+        checked += 1
+    assert checked > 100

@@ -257,3 +257,48 @@ def test_fast_mnist_cnn_shapes_and_parameters():
     assert out.shape == (2, 10)
     # conv1 16*25 (no bias) + bn1 2*16 + conv2 32*16*25 + bn2 2*32 + fc 1568*10 + 10
     assert sum(p.numel() for p in model.parameters()) == 400 + 32 + 12800 + 64 + 15680 + 10
+
+
+# --- one spec, two builders ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make_model, make_spec, shape",
+    [
+        (lambda: models.alexnet("torchvision"), lambda: models.alexnet_spec("torchvision"), (3, 224, 224)),
+        (lambda: models.vgg16(), lambda: models.vgg16_spec(), (3, 224, 224)),
+        (lambda: models.mnist_cnn(), lambda: models.mnist_cnn_spec(), (1, 28, 28)),
+        (lambda: models.fast_mnist_cnn(), lambda: models.fast_mnist_cnn_spec(), (1, 28, 28)),
+    ],
+)
+def test_torch_models_are_their_specs(make_model, make_spec, shape):
+    from cnnlab.summary import layer_table
+
+    model, spec = make_model(), make_spec()
+    assert [layer["name"] for layer in spec] == [n for n, _ in model.named_children()]
+    assert layer_table(model, shape).to_dicts() == layer_table(spec, shape).to_dicts()
+
+
+def test_numpy_mnist_cnn_is_built_from_its_spec_with_one_seed_per_layer():
+    import numpy as np
+
+    from cnnlab import nn as numpy_nn
+    from cnnlab import train
+
+    assert train.numpy_mnist_cnn is models.numpy_mnist_cnn  # the old home still works
+    model = models.numpy_mnist_cnn(seed=3, channels=(4, 6), dtype=np.float64)
+    kinds = [type(layer) for layer in model.layers]
+    assert kinds == [
+        numpy_nn.Conv2d,
+        numpy_nn.ReLU,
+        numpy_nn.MaxPool2d,
+        numpy_nn.Conv2d,
+        numpy_nn.ReLU,
+        numpy_nn.MaxPool2d,
+        numpy_nn.Flatten,
+        numpy_nn.Linear,
+    ]
+    np.testing.assert_array_equal(model[0].params["weight"], numpy_nn.Conv2d(1, 4, 3, seed=3).params["weight"])
+    np.testing.assert_array_equal(model[3].params["weight"], numpy_nn.Conv2d(4, 6, 3, seed=4).params["weight"])
+    np.testing.assert_array_equal(model[7].params["weight"], numpy_nn.Linear(294, 10, seed=5).params["weight"])
+    assert model.forward(np.zeros((2, 1, 28, 28))).shape == (2, 10)

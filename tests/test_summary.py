@@ -613,3 +613,31 @@ def test_rows_can_be_looked_up_by_numpy_integers():
 
     table = layer_table(alexnet_spec("original"), (3, 227, 227))
     assert table[np.int64(0)] is table[0] is table["conv1"]
+
+
+# ----------------------------------------------------------------------------- cnnlab.nn models
+
+
+def test_layer_table_takes_cnnlab_nn_models_with_the_torch_numbers():
+    """A NumPy network and the torch network built from the same spec give the same counts."""
+    from cnnlab import models
+    from cnnlab import nn as numpy_nn
+
+    spec = models.numpy_mnist_cnn_spec((4, 6))
+    numpy_model, torch_model = models.numpy_from_spec(spec), models.torch_from_spec(spec, in_channels=1)
+    from_numpy = layer_table(numpy_model, (1, 28, 28)).to_dicts()
+    from_torch = layer_table(torch_model, (1, 28, 28)).to_dicts()
+    assert [row["name"] for row in from_numpy] == [str(i) for i in range(len(spec))]
+    for a, b in zip(from_numpy, from_torch):
+        assert {k: v for k, v in a.items() if k != "name"} == {k: v for k, v in b.items() if k != "name"}
+    assert layer_table(numpy_model, (1, 28, 28)).total_params == sum(p.size for p in numpy_model.params.values())
+    single = layer_table(numpy_nn.Conv2d(3, 5, 3, stride=2), (3, 9, 9))
+    assert single[0].output_shape == (5, 4, 4) and single[0].macs == 5 * 4 * 4 * 3 * 9
+
+
+def test_layer_table_on_a_cnnlab_nn_model_names_the_layer_that_does_not_fit():
+    from cnnlab import nn as numpy_nn
+
+    model = numpy_nn.Sequential(numpy_nn.Conv2d(1, 2, 3), numpy_nn.Flatten(), numpy_nn.Linear(99, 10))
+    with pytest.raises(ValueError, match=r"layer '2' expects 99 inputs but receives 1352"):
+        layer_table(model, (1, 28, 28))

@@ -246,3 +246,56 @@ def test_set_threads_returns_previous():
         torch.set_num_threads(previous)
     with pytest.raises(ValueError, match="n must be >= 1"):
         train.set_threads(0)
+
+
+# ------------------------------------------------------------------ the parallel APIs
+
+
+def test_history_records_validation_as_val_with_the_old_test_names_as_aliases():
+    history = train.History()
+    history.append(train_loss=1.0, val_loss=0.5, val_acc=0.9)
+    history.append(train_loss=0.8, test_loss=0.4, test_acc=0.95)  # the older names still record
+    assert history["val_loss"] == [0.5, 0.4] and history["val_acc"] == [0.9, 0.95]
+    assert history["test_acc"] is history["val_acc"]
+    assert train.History({"test_acc": [0.5]})["val_acc"] == [0.5]
+
+
+def test_fit_numpy_learns_and_records_what_fit_records(small_mnist):
+    from cnnlab import models, nn
+
+    x, y, x_val, y_val = small_mnist
+    model = models.numpy_mnist_cnn(seed=0)
+    history = train.fit_numpy(
+        model, (x[:1000], y[:1000]), (x_val[:500], y_val[:500]), epochs=2, lr=0.05, batch_size=32, progress=False
+    )
+    assert set(history) == set(train.History.KEYS) and history.epochs == 2
+    assert history["val_acc"][-1] > 0.7
+    loss, acc = train.evaluate_numpy(model, nn.SoftmaxCrossEntropy(), x_val[:500], y_val[:500])
+    assert acc == pytest.approx(history["val_acc"][-1])
+    steps = 2 * math.ceil(1000 / 32)
+    assert history["lr"][-1] == pytest.approx(train.lr_at(steps - 1, steps, 0.05, "onecycle"))
+
+
+def test_fit_and_fit_numpy_check_their_shared_arguments_alike(small_mnist):
+    from cnnlab import models
+
+    x, y = small_mnist[0][:10], small_mnist[1][:10]
+    for fit, model in ((train.fit, lenet()), (train.fit_numpy, models.numpy_mnist_cnn())):
+        with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+            fit(model, (x, y), lr=0, progress=False)
+        with pytest.raises(ValueError, match="schedule must be one of"):
+            fit(model, (x, y), schedule="step", progress=False)
+        with pytest.raises(ValueError, match="must match"):
+            fit(model, (x, y[:3]), progress=False)
+        with pytest.raises(TypeError, match="uint8"):
+            fit(model, ((x * 0).astype(np.uint8), y), progress=False)
+        with pytest.raises(TypeError, match=r"val_data must be an \(x, y\) pair"):
+            fit(model, (x, y), x, progress=False)
+
+
+def test_fit_follows_the_same_schedule_as_fit_numpy(small_mnist, one_thread):
+    x, y = small_mnist[0][:256], small_mnist[1][:256]
+    history = train.fit(lenet(0), (x, y), epochs=2, lr=0.01, batch_size=64, device="cpu", progress=False)
+    steps = 2 * 4
+    expected = [train.lr_at(step, steps, 0.01, "onecycle") for step in (3, 7)]  # each epoch's last step
+    assert history["lr"] == pytest.approx(expected)

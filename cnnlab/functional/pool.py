@@ -149,12 +149,8 @@ def min_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
     array([[4., 0.],
            [6., 3.]])
     """
-    x, kernel, stride, padding, dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding, dilation)
-    views = offset_views(pad(x, padding, np.inf), kernel, stride, dilation, out_hw)
-    out = views[0].copy()
-    for view in views[1:]:
-        np.minimum(out, view, out=out)  # out[n, c, i, j] = min_{u, v} x_pad[n, c, i*s + u*d, j*s + v*d]
-    return out
+    x = _check_pool_args(x, kernel_size, stride, padding, dilation)[0]
+    return -max_pool2d(-x, kernel_size, stride, padding, dilation)  # min_window x = -max_window(-x)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
