@@ -289,8 +289,10 @@ CASES = [
                                                    "        try:\n            pass\n"
                                                    "        except KeyboardInterrupt:\n            pass\n")],
      "output_length_and_later_lost", True),
-    ("dies_in_its_answer", "S", [answer("ex_output_length",
-                                        "import os\ndef output_length(n, k, mode):\n    os._exit(1)\n")],
+    ("crashes_the_kernel_in_its_answer", "S", [answer("ex_output_length",
+                                                     "def output_length(n, k, mode):\n"
+                                                     "    far = np.lib.stride_tricks.as_strided(np.zeros(1), shape=(2 ** 40,), strides=(2 ** 22,))\n"
+                                                     "    return int(far.sum())\n")],
      "output_length_and_later_lost", True),
 ]
 
