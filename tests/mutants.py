@@ -696,6 +696,19 @@ def conv2d_backward(dout, x, weight, stride=1, padding=0):
             dxp[:, :, rows, cols] += np.tensordot(g, wf, axes=([1], [0]))
     return dxp[:, :, p[0]:p[0] + x.shape[2], p[1]:p[1] + x.shape[3]], dw, dout.sum(axis=(0, 2, 3))
 """),
+    ("max_pool2d_backward", "gradient sent to every tied maximum", """
+def max_pool2d_backward(dout, x, kernel_size, stride=None):
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    sh, sw = (kh, kw) if stride is None else ((stride, stride) if np.isscalar(stride) else stride)
+    dx = np.zeros(x.shape)
+    n, c, ho, wo = dout.shape
+    for i in range(ho):
+        for j in range(wo):
+            win = x[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            mask = win == win.max(axis=(2, 3), keepdims=True)
+            dx[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw] += mask * dout[:, :, i:i + 1, j:j + 1]
+    return dx
+"""),
     ("conv_params", "must return an int", """
 def conv_params(c_in, c_out, kernel_size, groups=1, bias=True):
     kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
@@ -854,6 +867,19 @@ def max_pool2d_backward(dout, x, kernel_size, stride=None):
         win = x[b, ch, i * sh:i * sh + kh, j * sw:j * sw + kw]
         u, v = divmod(int(np.argmax(win)), win.shape[1])
         np.add.at(dx, (b, ch, i * sh + u, j * sw + v), dout[b, ch, i, j])
+    return dx
+"""),
+    ("max_pool2d_backward", """
+def max_pool2d_backward(dout, x, kernel_size, stride=None):
+    # ties go to the LAST maximum of the window: as valid a choice as np.argmax's first one
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    sh, sw = (kh, kw) if stride is None else ((stride, stride) if np.isscalar(stride) else stride)
+    dx = np.zeros(x.shape)
+    for b, ch, i, j in np.ndindex(dout.shape):
+        win = x[b, ch, i * sh:i * sh + kh, j * sw:j * sw + kw]
+        last = win.size - 1 - int(np.argmax(win.ravel()[::-1]))
+        u, v = np.unravel_index(last, win.shape)
+        dx[b, ch, i * sh + u, j * sw + v] += dout[b, ch, i, j]
     return dx
 """),
     ("conv_params", """

@@ -21,8 +21,8 @@ def small_ints(rng, shape, low=-3, high=4):
 
 
 def negatives(rng, shape):
-    """Only negative values: catches a running maximum started at 0."""
-    return -rng.integers(1, 50, size=shape).astype(float)
+    """Distinct negative values only (no ties): catches a running maximum started at 0."""
+    return -distinct_values(rng, shape, low=1)
 
 
 def distinct_values(rng, shape, low=0):
