@@ -214,10 +214,10 @@ def test_grading_copy_has_no_checks_and_stubs_the_references(tmp_path):
 def test_the_bwrap_command_mounts_only_what_the_kernel_needs(tmp_path):
     cmd = sandbox.bwrap_command(["python", "-m", "k"], notebook_dir=str(tmp_path), ipc_dir=str(tmp_path / "ipc"),
                                 package_dir="/course/cnnlab", package_copy="/scratch/pkg", data_dir=None,
-                                env={"HOME": "/tmp/home"}, hidden_dirs=["/venv/scipy"])
+                                env={"HOME": "/tmp/home"}, hidden_dirs={"/venv/scipy": "/s/scipy"})
     text = " ".join(cmd)
     for flag in ("--unshare-all", "--die-with-parent", "--new-session", "--uid 65534", "--clearenv",
-                 "--tmpfs /venv/scipy", "--ro-bind /scratch/pkg /course/cnnlab"):
+                 "--ro-bind /s/scipy /venv/scipy", "--ro-bind /scratch/pkg /course/cnnlab"):
         assert flag in text
     assert "--ro-bind / /" not in text and "--bind / " not in text
     assert cmd[-3:] == ["python", "-m", "k"] and "/etc/shadow" not in text

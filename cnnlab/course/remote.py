@@ -153,8 +153,11 @@ def _from_text(text):
 def _is_model(obj):
     if type(obj).__module__.startswith("cnnlab.nn") and hasattr(obj, "forward"):
         return True
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(obj, torch.nn.Module)
+    try:
+        module = sys.modules["torch"].nn.Module
+    except (KeyError, AttributeError):          # no torch, or a stand-in that is not torch
+        return False
+    return isinstance(obj, module)
 
 def encode(obj, depth=0):
     if depth > 20:

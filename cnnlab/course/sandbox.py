@@ -142,8 +142,9 @@ def bwrap_command(kernel_cmd, *, notebook_dir, ipc_dir, package_dir, package_cop
     args += _system_binds()
     for root in python_roots():
         args += ["--ro-bind", root, root]
-    for folder in hidden_dirs:              # e.g. scipy, torch: an empty folder where they were
-        args += ["--tmpfs", folder]
+    for folder in hidden_dirs:              # e.g. scipy, torch: a package whose import fails cleanly
+        replacement = hidden_dirs[folder] if isinstance(hidden_dirs, dict) else None
+        args += ["--ro-bind", replacement, folder] if replacement else ["--tmpfs", folder]
     args += ["--ro-bind", package_copy, package_dir]
     if data_dir and os.path.isdir(data_dir):
         data_dir = os.path.realpath(data_dir)
@@ -264,9 +265,21 @@ def _make_kernel_manager_class():
                 kernel_cmd, notebook_dir=self._notebook_dir, ipc_dir=self._ipc, package_dir=package_dir,
                 package_copy=package_copy, data_dir=data_dir, tmp_bytes=limits["tmp_bytes"],
                 env=sandbox_env(data_dir, assignment),
-                hidden_dirs=policy.hidden_package_dirs(policy.policy_for(assignment)))
+                hidden_dirs=self._hidden_packages(assignment))
             self._cgroup = f"cnnlab-{os.getpid()}-{os.path.basename(self._scratch)}"
             return jail_command(cmd, self._cgroup, limits)
+
+        def _hidden_packages(self, assignment):
+            """{installed package folder: a stand-in whose import raises ImportError}."""
+            stand_ins = {}
+            for folder in policy.hidden_package_dirs(policy.policy_for(assignment)):
+                name = os.path.basename(folder)
+                stand_in = os.path.join(self._scratch, "hidden", name)
+                os.makedirs(stand_in, exist_ok=True)
+                with open(os.path.join(stand_in, "__init__.py"), "w") as f:
+                    f.write(f"raise ImportError({name!r} + ' is not available while {assignment} is graded')\n")
+                stand_ins[folder] = stand_in
+            return stand_ins
 
         # AsyncKernelManager binds these two names to the base class's functions, so they are
         # overridden by name (overriding the underscored coroutines would not be seen).
