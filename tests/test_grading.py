@@ -414,3 +414,13 @@ def test_conv2d_single_names_a_one_sided_zero_pad():
     with pytest.raises(AssertionError) as failure:
         run_check("conv2d_single", namespace)
     assert "your helper `zero_pad` is wrong" in str(failure.value)
+
+
+def test_gradient_check_names_the_wrong_one_of_the_two(allow_reference):
+    def lazy_numerical_gradient(f, x, eps=1e-5):
+        return np.zeros(np.shape(x))
+
+    with pytest.raises(CheckFailure) as failure:
+        grading.check_gradient_check(REFERENCES["conv2d_backward"], lazy_numerical_gradient)
+    message = str(failure.value)
+    assert "your numerical_gradient is wrong" in message and "conv2d_backward's" not in message
