@@ -347,7 +347,17 @@ def grade_submission(job, files, gradebook_bytes, timeout=3600):
         shutil.rmtree(scratch, ignore_errors=True)
     return {"student": student, "assignment": assignment, "checksum": job["checksum"],
             "autograded": graded, "scores": scores, "seconds": time.perf_counter() - start, "cpu_seconds": cpu,
-            "worker": os.environ.get("DASK_WORKER_NAME") or f"pid {os.getpid()}"}
+            "worker": worker_name()}
+
+
+def worker_name():
+    """The Dask worker's name (or this process id outside Dask), recorded beside each score."""
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().name)
+    except (ImportError, ValueError):
+        return f"pid {os.getpid()}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -468,8 +478,7 @@ def plan_jobs(course, pairs, state, force, retry_failed, report):
                         continue
                     except MissingEntry:
                         pass
-            to_grade.append({"student": student, "assignment": assignment, "submission": submission,
-                             "checksum": digest})
+            to_grade.append({"student": student, "assignment": assignment})
     return to_grade, files_by_assignment
 
 
@@ -524,29 +533,57 @@ def grade_class(course_root, assignments=None, students=None, scheduler=None, wo
     return report
 
 
+def submit_job(client, course, job, files, template, retries, timeout, run_id):
+    """Read one submission now and submit its task: (future, checksum of what was sent).
+
+    The task carries everything it needs (course files, template gradebook, the submission), so a
+    worker that dies loses nothing that another worker cannot redo.
+    """
+    student, assignment = job["student"], job["assignment"]
+    submission = read_tree(course.submission_folder(student, assignment))
+    job = dict(job, submission=submission, checksum=checksum(files, submission), course_id=course.course_id,
+               submitted=course.submitted, autograded=course.autograded,
+               extension=master_extension(course, student, assignment))
+    future = client.submit(grade_submission, job, files, template, timeout, retries=retries, pure=False,
+                           key=f"grade-{assignment}-{student}-{job['checksum'][:12]}-{run_id}")
+    return future, job["checksum"]
+
+
+def in_flight_limit(client):
+    """How many tasks to keep submitted at once: four per worker thread (at least 8), so that the
+    scheduler and this process hold a bounded number of submissions, however large the class."""
+    return max(8, 4 * sum(client.nthreads().values()))
+
+
 def run_jobs(client, course, jobs, files_by_assignment, state, report, retries, timeout, progress):
-    """Submit every job, then record each result as it arrives (this process is the only writer)."""
+    """Keep the workers busy with jobs; record each result as it arrives (the only writer)."""
+    import uuid
+
     from dask.distributed import as_completed
     from nbgrader.api import Gradebook
     from tqdm.auto import tqdm
 
     with tempfile.TemporaryDirectory(prefix="cnnlab-templates-") as folder:
-        shared = {}
-        for assignment in sorted({job["assignment"] for job in jobs}):
-            template = template_gradebook(course, assignment, folder)
-            shared[assignment] = client.scatter([files_by_assignment[assignment], template], broadcast=True)
+        templates = {a: template_gradebook(course, a, folder) for a in sorted({job["assignment"] for job in jobs})}
+    run_id = uuid.uuid4().hex[:8]
+    waiting = list(reversed(jobs))
     futures = {}
-    for job in jobs:
-        job.update(course_id=course.course_id, submitted=course.submitted, autograded=course.autograded,
-                   extension=master_extension(course, job["student"], job["assignment"]))
-        files, template = shared[job["assignment"]]
-        future = client.submit(grade_submission, job, files, template, timeout, retries=retries, pure=False,
-                               key=f"grade-{job['assignment']}-{job['student']}-{job['checksum'][:12]}")
-        futures[future] = (job["student"], job["assignment"], job["checksum"])
-    bar = tqdm(total=len(futures), unit="submission", disable=not progress, desc="grading")
+    running = as_completed()
+
+    def submit_more():
+        while waiting and len(futures) < in_flight_limit(client):
+            job = waiting.pop()
+            files = files_by_assignment[job["assignment"]]
+            future, digest = submit_job(client, course, job, files, templates[job["assignment"]], retries, timeout,
+                                        run_id)
+            futures[future] = (job["student"], job["assignment"], digest)
+            running.add(future)
+
+    submit_more()
+    bar = tqdm(total=len(jobs), unit="submission", disable=not progress, desc="grading")
     with Gradebook(course.gradebook_url, course.course_id) as gb:
-        for future in as_completed(futures):
-            student, assignment, digest = futures[future]
+        for future in running:
+            student, assignment, digest = futures.pop(future)
             try:
                 result = future.result()
             except Exception as error:  # a GradingError from the task, or KilledWorker
@@ -561,11 +598,12 @@ def run_jobs(client, course, jobs, files_by_assignment, state, report, retries, 
                 report.writes[student, assignment] = report.writes.get((student, assignment), 0) + 1
                 report.task_seconds.append(result["seconds"])
                 report.task_cpu[student, assignment] = result.get("cpu_seconds")
-                save_state(state, student, assignment, digest, "graded", score=score, max_score=max_score,
-                           seconds=result["seconds"], worker=result["worker"])
+                save_state(state, student, assignment, digest, "graded", score=score,
+                           max_score=max_score, seconds=result["seconds"], worker=result["worker"])
             future.release()
             bar.update(1)
             bar.set_postfix(failed=len(report.failed), refresh=False)
+            submit_more()
     bar.close()
 
 

@@ -93,7 +93,7 @@ def encode(value, depth=0):
     raise TypeError(f"the grader cannot send a {type(value).__name__} to the kernel")
 
 
-def decode(data, depth=0):
+def decode(data, depth=0, probe_x=None):
     """The value that plain-data ``data`` from a kernel stands for (exact types kept).
 
     Anything that is not plain data arrives as :class:`UnsupportedValue`. Models (notebook 06) are
@@ -122,13 +122,13 @@ def decode(data, depth=0):
     if kind == "ndarray":
         return _array_from_text(value)
     if kind in ("list", "tuple"):
-        items = [decode(v, depth + 1) for v in value]
+        items = [decode(v, depth + 1, probe_x) for v in value]
         return items if kind == "list" else tuple(items)
     if kind == "dict":
-        return {decode(k, depth + 1): decode(v, depth + 1) for k, v in value}
+        return {decode(k, depth + 1): decode(v, depth + 1, probe_x) for k, v in value}
     if kind == "model":
         from cnnlab.grading import transfer
-        return transfer.rebuild(decode(data.get("desc"), depth + 1))
+        return transfer.rebuild(decode(data.get("desc"), depth + 1), probe_x=probe_x)
     if kind == "unsupported":
         return UnsupportedValue(str(data.get("type", "object"))[:200], str(data.get("text", ""))[:500])
     raise ValueError(f"unknown kind {kind!r}")
@@ -176,10 +176,11 @@ def encode(obj, depth=0):
         return {"t": "npscalar", "v": _to_text(np.asarray(obj))}
     if type(obj) is np.ndarray and obj.dtype.kind in "biufc":
         return {"t": "ndarray", "v": _to_text(obj)}
-    if type(obj) in (list, tuple):
-        return {"t": type(obj).__name__, "v": [encode(v, depth + 1) for v in obj]}
-    if type(obj) is dict:
-        return {"t": "dict", "v": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):          # a namedtuple arrives as a tuple
+        kind = "list" if isinstance(obj, list) else "tuple"
+        return {"t": kind, "v": [encode(v, depth + 1) for v in list(obj)]}
+    if isinstance(obj, dict) and not _is_model(obj):   # a training History arrives as a dict
+        return {"t": "dict", "v": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in dict(obj).items()]}
     if PROBE_X is not None and _is_model(obj):
         from cnnlab.grading.transfer import describe
         return {"t": "model", "desc": encode(describe(obj, PROBE_X), depth + 1)}
@@ -348,7 +349,7 @@ class RemoteFunction:
             raise _named_error(ename)(ename, evalue)
         if status != "returned":
             raise RemoteError("GradingError", "the grader could not read your function's answer")
-        return decode(answer.get("value"))
+        return decode(answer.get("value"), probe_x=self._probe_x)
 
 
 def _named_error(ename):
@@ -382,5 +383,5 @@ def resolve(name, run_probe, probe_x=None):
         return RemoteFunction(name, run_probe, probe_x)
     if status == "raised":
         raise RemoteError(str(answer.get("ename")), str(answer.get("evalue")))
-    return decode(answer.get("value"))
+    return decode(answer.get("value"), probe_x=probe_x)
 

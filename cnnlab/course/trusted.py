@@ -25,7 +25,6 @@ import re
 import time
 
 import nbformat
-import numpy as np
 from nbformat.notebooknode import NotebookNode
 from traitlets import Bool, Integer
 
@@ -36,10 +35,6 @@ from nbgrader.preprocessors import Execute
 from cnnlab.course import audit, policy, remote
 
 HIDDEN_MARKERS = re.compile(r"^\s*###\s*(BEGIN|END) HIDDEN TESTS\s*$", re.MULTILINE)
-
-#: Random inputs a model is described on (notebook 06): four MNIST-shaped images.
-PROBE_X_SHAPE = (4, 1, 28, 28)
-
 
 class UngradableTestCell(ValueError):
     """A graded cell whose source is not a list of ``grading.check_*`` calls (an authoring error)."""
@@ -122,11 +117,13 @@ class TrustedExecute(Execute):
         self._instructor_sources = instructor
         self._forbidden_names = audit.library_names(instructor, self._policy)
         self._dead = None
+        self._skipped = {}               # name -> why the cell defining it was not run
         self._deadline = time.monotonic() + self.notebook_budget
         self._probe_defined = False
         self._probe_x = None
         if "torch" in self._policy.extra_imports:
-            self._probe_x = np.random.default_rng().normal(size=PROBE_X_SHAPE).astype(np.float32)
+            from cnnlab.grading.transfer import make_probe
+            self._probe_x = make_probe()           # fresh: a network cannot be tuned to it
         return super().preprocess(nb, resources, km)
 
     def _read_gradebook(self, db_url, assignment, notebook):
@@ -183,6 +180,8 @@ class TrustedExecute(Execute):
             findings = audit.audit_source(source, self._policy, self._forbidden_names)
             if findings:
                 listed = "; ".join(str(f) for f in findings[:5])
+                for name in audit.rebound_names(source):
+                    self._skipped[name] = f"the cell that defines it was not run at grading: it uses {listed}"
                 cell.outputs = [_error("NotRunAtGrading",
                                        f"this cell was not run at grading because it uses {listed}. "
                                        "Answers may use NumPy, math and their own functions only; "
@@ -269,7 +268,9 @@ class TrustedExecute(Execute):
             values = [self._value(a) for a in args]
             named = {k: self._value(v) for k, v in kwargs.items()}
         except remote.RemoteError as exc:
-            return 0.0, str(exc)
+            names = [v for kind, v in list(args) + list(kwargs.values()) if kind == "name"]
+            why = [f"`{n}`: {self._skipped[n]}" for n in names if n in self._skipped]
+            return 0.0, "\n".join([str(exc)] + why)
         try:
             result = check(*values, **named)
         except AssertionError as failure:
