@@ -10,6 +10,7 @@ import numpy as np
 
 from cnnlab import functional as F
 from cnnlab._validation import as_pair
+from cnnlab.grading.feedback import Suspect
 
 
 def flip_kernel(weight):
@@ -111,8 +112,6 @@ def pool2d_generic(x, kernel_size, stride, reduce):
 
 def integer_result(expected):
     """The answer was built in an integer array (``np.zeros_like(x)`` of an int/uint8 ``x``)."""
-    from cnnlab.grading.feedback import Suspect
-
     want = np.asarray(expected, dtype=float)
 
     def matches(received):
@@ -130,8 +129,6 @@ def integer_result(expected):
 
 def channels_last(expected):
     """(N, C, H, W) answered as (N, H, W, C)."""
-    from cnnlab.grading.feedback import Suspect
-
     want = np.asarray(expected, dtype=float)
     return Suspect("channels last", "keep the channel axis second: (N, C, H_out, W_out), as in PyTorch",
                    np.moveaxis(want, 1, -1))
