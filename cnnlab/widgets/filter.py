@@ -337,7 +337,7 @@ class FilterExplorer(widgets.VBox):
                                        description="kernel"),
             "KH": slider("KH", kernel.shape[0], 1, 7),
             "KW": slider("KW", kernel.shape[1], 1, 7),
-            "mode": widgets.ToggleButtons(options=MODES, value=mode),
+            "mode": widgets.ToggleButtons(options=MODES, value=mode, style={"button_width": "auto"}),
             "stride": slider("stride", stride, 1, 4),
             "padding": slider("padding", padding, 0, 3),
             "row": slider("row", 0, 0, 0),
