@@ -284,6 +284,11 @@ def avg_pool2d_backward(dout, x, kernel_size, stride=None, padding=0):
     x, (kh, kw), stride, (ph, pw), dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding)
     dout = _check_dout(dout, x, out_hw, "avg_pool2d")
     share = dout / (kh * kw)
+    (n, c, h, w), (h_out, w_out) = x.shape, out_hw
+    if stride == (kh, kw) and (ph, pw) == (0, 0) and (h, w) == (h_out * kh, w_out * kw):
+        # the windows tile x: seen as (N, C, H_out, KH, W_out, KW), every cell of window (i, j) gets share[i, j]
+        tiles = np.broadcast_to(share[:, :, :, None, :, None], (n, c, h_out, kh, w_out, kw))
+        return tiles.reshape(x.shape)  # one copy
     dx_pad = np.zeros(x.shape[:2] + (x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), dtype=share.dtype)
     for dx_view in offset_views(dx_pad, (kh, kw), stride, dilation, out_hw):
         dx_view += share  # window (i, j) read x_pad[i*s + u, j*s + v] for every offset (u, v)
