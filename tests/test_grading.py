@@ -116,7 +116,7 @@ SOLUTION_CELLS = _solution_cells()
 
 def _load(source):
     namespace = {"np": np, "nn": nn, "tnn": tnn}   # the names the notebooks import
-    for exercise, cell in SOLUTION_CELLS.items():
+    for cell in SOLUTION_CELLS.values():
         exec(cell, namespace)
     exec(source, namespace)
     return namespace
