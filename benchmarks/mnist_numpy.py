@@ -12,6 +12,11 @@ MNIST is read from $CNNLAB_DATA (default: ../shared/data/mnist next to the
 repository); nothing is downloaded. Timings on a shared machine are noisy: the
 script reports both the wall clock and the process CPU time of training. The last
 line printed is the headline figure.
+
+Measured on 2026-11-30 (2 shared cores, load average about 10 from other jobs, so the wall
+clock is about six times the CPU time): channels (16, 32), 4 epochs, batch 128, lr 0.05 ->
+test accuracy 97.84%, 98.78%, 98.94%, 99.00% after epochs 1-4; 182.9 s of process CPU time for
+training and the four test evaluations (about 43 s of CPU per epoch), 1072 s wall clock.
 """
 
 import argparse
