@@ -286,7 +286,7 @@ CASES = [
      "output_length_lost", True),
     ("loop_that_swallows_interrupts", "S", [answer("ex_output_length",
                                                    "def output_length(n, k, mode):\n    while True:\n"
-                                                   "        try:\n            pass\n"
+                                                   "        try:\n            while True:\n                pass\n"
                                                    "        except KeyboardInterrupt:\n            pass\n")],
      "output_length_and_later_lost", True),
     ("crashes_the_kernel_in_its_answer", "S", [answer("ex_output_length",

@@ -159,16 +159,32 @@ def gradebook_assignments(course):
         return sorted(a.name for a in gb.assignments)
 
 
-def template_gradebook(course, assignment, folder):
-    """Bytes of a fresh gradebook holding only ``assignment`` (its notebooks and cells), no student.
+def empty_gradebook(course, folder):
+    """Bytes of an empty gradebook of the course (nbgrader's schema, its alembic version stamped).
 
-    Built through nbgrader's API from the course's gradebook, so a task's scratch copy knows the
-    assignment exactly as ``nbgrader generate_assignment`` recorded it (cell checksums, points,
-    due date) and nothing about any other assignment or student.
+    Creating a gradebook runs ``alembic`` in a subprocess (seconds, a minute on a busy machine);
+    it is done once per run and the file copied for each assignment's template.
+    """
+    from nbgrader.api import Gradebook
+
+    path = Path(folder) / "empty.db"
+    with Gradebook(f"sqlite:///{path}", course.course_id):
+        pass
+    return path.read_bytes()
+
+
+def template_gradebook(course, assignment, folder, empty):
+    """Bytes of a gradebook holding only ``assignment`` (its notebooks and cells), no student.
+
+    Filled through nbgrader's API, from the course's gradebook into a copy of ``empty``
+    (:func:`empty_gradebook`), so a task's scratch copy knows the assignment exactly as
+    ``nbgrader generate_assignment`` recorded it (cell checksums, points, due date) and nothing
+    about any other assignment or student.
     """
     from nbgrader.api import Gradebook, MissingEntry
 
     path = Path(folder) / f"{assignment}.db"
+    path.write_bytes(empty)
     with Gradebook(course.gradebook_url, course.course_id) as master:
         try:
             source = master.find_assignment(assignment)
@@ -564,7 +580,8 @@ def run_jobs(client, course, jobs, files_by_assignment, state, report, retries, 
     from tqdm.auto import tqdm
 
     with tempfile.TemporaryDirectory(prefix="cnnlab-templates-") as folder:
-        templates = {a: template_gradebook(course, a, folder) for a in sorted({job["assignment"] for job in jobs})}
+        empty = empty_gradebook(course, folder)
+        templates = {a: template_gradebook(course, a, folder, empty) for a in sorted({job["assignment"] for job in jobs})}
     run_id = uuid.uuid4().hex[:8]
     waiting = list(reversed(jobs))
     futures = {}

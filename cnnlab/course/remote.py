@@ -238,6 +238,8 @@ def _call(target, request):
     try:
         result = target(*args, **kwargs)
         answer = {"status": "returned", "value": encode(result)}
+    except KeyboardInterrupt:          # the grader's time limit: stop the whole probe
+        raise
     except BaseException as exc:
         answer = {"status": "raised", "ename": type(exc).__name__, "evalue": str(exc)[:2000]}
     answer["args_after"] = {str(i): encode(a) for i, a in enumerate(args) if type(a) is np.ndarray}

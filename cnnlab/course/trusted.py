@@ -36,6 +36,9 @@ from cnnlab.course import audit, policy, remote
 
 HIDDEN_MARKERS = re.compile(r"^\s*###\s*(BEGIN|END) HIDDEN TESTS\s*$", re.MULTILINE)
 
+UNRESPONSIVE = "the kernel stopped responding (code that ignores the grader's interrupt)"
+
+
 class UngradableTestCell(ValueError):
     """A graded cell whose source is not a list of ``grading.check_*`` calls (an authoring error)."""
 
@@ -192,13 +195,15 @@ class TrustedExecute(Execute):
         return self._run_in_kernel(cell, resources, index)
 
     def _run_in_kernel(self, cell, resources, index):
-        from nbclient.exceptions import DeadKernelError
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
             self._dead = "the kernel died (the notebook's code exited or ran out of memory)"
-            cell.outputs = list(cell.get("outputs", [])) + [_error("DeadKernelError", self._dead)]
-            return cell, resources
+        except CellTimeoutError:
+            self._dead = UNRESPONSIVE
+        cell.outputs = list(cell.get("outputs", [])) + [_error("GradingStopped", self._dead)]
+        return cell, resources
 
     # ------------------------------------------------------------------ probes
     def _run_probe(self, code):
@@ -216,7 +221,7 @@ class TrustedExecute(Execute):
         return outputs
 
     def _execute_probe(self, code):
-        from nbclient.exceptions import DeadKernelError
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
         if self._dead:
             raise remote.RemoteError("DeadKernelError", self._dead)
         probe = nbformat.v4.new_code_cell(code)
@@ -227,6 +232,9 @@ class TrustedExecute(Execute):
         except DeadKernelError:
             self._dead = "the kernel died while running your function"
             raise remote.RemoteError("DeadKernelError", self._dead) from None
+        except CellTimeoutError:          # not even the interrupt stopped it
+            self._dead = UNRESPONSIVE
+            raise remote.GradingTimeout("TimeoutError", self._dead) from None
         finally:
             self.timeout = saved_timeout
             self.nb.cells[self._probe_index] = saved_cell   # nbclient stores the cell it ran
