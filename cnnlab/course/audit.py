@@ -113,9 +113,24 @@ class _Auditor(ast.NodeVisitor):
             return
         body = rest[-1] if rest else ""
         if kind == "line":
-            body = body.split(" ", 1)[-1] if body.startswith("-") else body
+            body = _without_magic_options(body)
+        try:
+            ast.parse(to_python(body))
+        except Exception:
+            self.flag(node, f"a %{name} line that is not plain Python")
+            return
         for finding in audit_source(body, self.policy, self.forbidden_names):
             self.findings.append(Finding(node.lineno, f"inside %{name}: {finding.what}"))
+
+
+def _without_magic_options(line):
+    """The statement of a ``%timeit``/``%time`` line without its options (``-n 10 -r3 f(x)`` -> ``f(x)``)."""
+    words = line.split()
+    while words and words[0].startswith("-"):
+        option = words.pop(0)
+        if option in ("-n", "-r", "-p") and words:       # the option's value as a separate word
+            words.pop(0)
+    return " ".join(words)
 
 
 def audit_source(source, policy, forbidden_names=frozenset()):

@@ -49,7 +49,7 @@ ALLOWED_DUNDERS = frozenset({"__init__", "__name__"})
 
 #: The course's own reference numerics, by name (reached as attributes: ``F.conv2d``, ``np.correlate``).
 REFERENCE_ATTRIBUTES = frozenset({
-    "correlate", "convolve", "correlate2", "polymul", "fftconvolve", "oaconvolve",
+    "correlate", "convolve", "correlate2", "polymul", "polynomial", "Polynomial", "fftconvolve", "oaconvolve",
     "correlate1d", "convolve1d", "correlate2d", "convolve2d", "conv1d", "conv2d", "conv2d_single",
     "conv1d_naive", "conv2d_naive", "correlate1d_naive", "correlate2d_naive", "conv2d_backward",
     "conv2d_backward_naive", "max_pool2d", "avg_pool2d", "min_pool2d", "lp_pool2d",
