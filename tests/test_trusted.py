@@ -147,6 +147,7 @@ P06 = policy.policy_for("06_mnist_cnn")
     "def correlate1d(x, w, mode='valid'):\n    x = np.asarray(x, float)\n    return np.array([x[i:i+len(w)] @ w for i in range(len(x)-len(w)+1)])",
     "from numpy.lib.stride_tricks import sliding_window_view\nimport math\nfrom itertools import product",
     "%timeit correlate1d(np.ones(9), np.ones(3))", "%%time\ny = correlate1d(np.ones(9), np.ones(3))",
+    "%timeit -n 10 -r3 correlate1d(np.ones(9), np.ones(3))", "F = np.ones(3)\nG = F * 2",
     "import matplotlib.pyplot as plt\nplt.plot([1, 2])", "y = np.einsum('ij,j->i', A, w)",
     "class Net:\n    def __init__(self):\n        super().__init__()\n        self.name = type(self).__name__",
     "def broken(:\n    pass",
@@ -167,6 +168,9 @@ def test_honest_code_passes_the_audit(source):
     ("y = F.correlate2d(a, b)", "F"), ("grading.check_conv2d = print", "grading"),
     ("import ctypes", "ctypes"), ("import gc", "gc"), ("import subprocess", "subprocess"),
     ("t = e.__traceback__.tb_frame.f_back", "tb_frame"), ("import cnnlab.nn", "cnnlab"),
+    ("%timeit -n 1 exec('x')", "exec"), ("%time 1 exec('x')", "not plain Python"),
+    ("y = (np.polynomial.Polynomial(x) * np.polynomial.Polynomial(w)).coef", "Polynomial"),
+    ("from numpy import *", "*"), ("y = np.ma.convolve(x, w)", "convolve"),
 ])
 def test_forbidden_constructs_are_named(source, word):
     findings = audit.audit_source(source, P01, frozenset({"F", "grading"}))
