@@ -11,7 +11,12 @@ and prints the wall time, the time per student for the whole course and the scor
 
 Layouts for ``--workers K``:
 
-* ``copies`` (default, the reliable one): the students are split into K groups; each group gets
+* ``dask`` (default): ``cnnlab grade`` (cnnlab/course/cluster.py) on a LocalCluster of K workers,
+  one task per (student, assignment), each running nbgrader's own autograde in a scratch course
+  copy; the coordinator alone writes the gradebook. ``--workers 1 2`` grades the same class once
+  per worker count (each in a fresh copy) and prints the speed-up, the parallel efficiency, the
+  CPU seconds per submission by assignment, and a projection for 1,000 students on 64 cores.
+* ``copies`` (the layout before ``cnnlab grade``): the students are split into K groups; each group gets
   its own copy of the course, with its own ``gradebook.db``, and one process per group runs
   ``nbgrader autograde <assignment>`` for every assignment. Scores are merged at the end from the
   K gradebooks.
@@ -159,13 +164,81 @@ def histogram(fractions, bins=10):
     return "\n".join(lines)
 
 
+def run_dask(args, assignments):
+    """``cnnlab grade`` on a LocalCluster of each worker count in ``args.workers``; print the figures."""
+    from cnnlab.course.cluster import grade_class
+
+    out = args.out or Path(tempfile.mkdtemp(prefix="grade_class-"))
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ.update({k: v for k, v in grading_env(1).items() if k in ("PATH", "CNNLAB_DATA")})
+    students = [f"student{i:03d}" for i in range(args.students)]
+    plan = make_class(args.students, assignments, args.seed)
+    print(f"class: {args.students} students x {len(assignments)} assignments ({', '.join(assignments)}); "
+          f"submissions {dict(Counter(kind for kind, *_ in plan.values()))}; {os.cpu_count()} CPUs; "
+          f"layout dask (cnnlab grade), workers {args.workers}; working folder {out}")
+    start = time.perf_counter()
+    (out / "pristine").mkdir(exist_ok=True)
+    pristine = make_course(out / "pristine", assignments)
+    place_submissions(pristine, plan, students, assignments)
+    print(f"set-up (course, release, submissions): {time.perf_counter() - start:.1f} s")
+
+    walls, cpu_by_assignment, ok = {}, defaultdict(list), True
+    for workers in args.workers:
+        course = Path(shutil.copytree(pristine, out / f"dask-w{workers}" / "course"))
+        load_before = os.getloadavg()[0]
+        report = grade_class(course, workers=workers, progress=False)
+        walls[workers] = report.seconds
+        graded = {key: value for key, value in report.graded.items()}
+        _, wrong = check(plan, graded)
+        ok = ok and not wrong and not report.failed
+        for (student, name), cpu in report.task_cpu.items():
+            if cpu is not None:
+                cpu_by_assignment[name].append(cpu)
+        cpu_total = sum(c for c in report.task_cpu.values() if c is not None)
+        print(f"\n{workers} worker(s): {report.seconds:.1f} s wall (cluster start-up included) = "
+              f"{report.seconds / args.students:.1f} s per student for the whole course; "
+              f"CPU of nbgrader + kernels {cpu_total / args.students:.1f} s per student; "
+              f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+        print(f"  graded {len(report.graded)}/{len(plan)}, failed {len(report.failed)}, "
+              f"scores contradicting the submission {len(wrong)}")
+        for line in wrong[:10] + [f"  FAILED {k}: {v}" for k, v in list(report.failed.items())[:5]]:
+            print("  " + line)
+
+    print("\nCPU seconds per submission (nbgrader autograde + its kernel), by assignment:")
+    per_student_cpu = 0.0
+    for name in assignments:
+        values = cpu_by_assignment[name]
+        mean = sum(values) / len(values) if values else float("nan")
+        per_student_cpu += mean
+        print(f"  {name:24s} mean {mean:6.1f} s  (n={len(values)}, min {min(values, default=0):.1f}, "
+              f"max {max(values, default=0):.1f})")
+    print(f"  whole course: {per_student_cpu:.1f} CPU-s per student")
+    if len(args.workers) > 1:
+        low, high = min(args.workers), max(args.workers)
+        speedup = walls[low] / walls[high]
+        efficiency = speedup / (high / low)
+        print(f"speed-up {low} -> {high} workers: {speedup:.2f}x, parallel efficiency {efficiency:.2f}")
+    else:
+        efficiency = 1.0
+    projected = 1000 * per_student_cpu / (64 * max(efficiency, 1e-9))
+    print(f"projection: 1,000 students x {len(assignments)} assignments on 64 cores (one worker per core, "
+          f"efficiency {efficiency:.2f}): {projected / 60:.0f} min ({projected / 3600:.1f} h)")
+    for workers, wall in walls.items():
+        print(f"HEADLINE: {wall / args.students:.1f} s per student for the whole course "
+              f"({len(assignments)} assignments, {workers} worker(s), {os.cpu_count()} CPUs, cnnlab grade)")
+    if args.out is None:
+        shutil.rmtree(out, ignore_errors=True)
+    return 0 if ok else 1
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=50)
     parser.add_argument("--assignments", nargs="+", default=ASSIGNMENTS,
                         help=f"default: every assignment in solutions/ ({' '.join(ASSIGNMENTS)})")
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--layout", choices=("copies", "shared"), default="copies")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1],
+                        help="worker count(s); with the dask layout, several counts are compared (e.g. 1 2)")
+    parser.add_argument("--layout", choices=("dask", "copies", "shared"), default="dask")
     parser.add_argument("--out", type=Path, default=None, help="working folder (default: a temporary one, removed)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -173,7 +246,9 @@ def main(argv=None):
     if unknown:
         parser.error(f"not in solutions/: {unknown}")
     assignments = [a for a in ASSIGNMENTS if a in args.assignments]
-    workers = max(1, min(args.workers, args.students))
+    if args.layout == "dask":
+        return run_dask(args, assignments)
+    workers = max(1, min(args.workers[0], args.students))
 
     out = args.out or Path(tempfile.mkdtemp(prefix="grade_class-"))
     out.mkdir(parents=True, exist_ok=True)
