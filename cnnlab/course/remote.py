@@ -351,7 +351,11 @@ class RemoteFunction:
             raise _named_error(ename)(ename, evalue)
         if status != "returned":
             raise RemoteError("GradingError", "the grader could not read your function's answer")
-        return decode(answer.get("value"), probe_x=self._probe_x)
+        try:
+            return decode(answer.get("value"), probe_x=self._probe_x)
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise RemoteError("GradingError", f"the grader could not read what {self.name} returned "
+                                              f"({exc})") from None
 
 
 def _named_error(ename):
