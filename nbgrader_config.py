@@ -12,6 +12,9 @@ c.CourseDirectory.feedback_directory = "feedback"
 # Notebooks 06 (MNIST training) needs longer than nbgrader's default 30 s per cell.
 c.ExecutePreprocessor.timeout = 300
 c.Execute.timeout = 300
+# nbclient waits only 4 s by default for a cell's last output after it finished: too short on a busy
+# grading machine (a cell drawing a large widget), where it would stop the notebook.
+c.Execute.iopub_timeout = 60
 
 # Every grading kernel starts in a bubblewrap sandbox (cnnlab/course/sandbox.py): no network, no
 # course files but the notebook's own folder, no gradebook, no solutions, no other students, read-only

@@ -235,8 +235,12 @@ def techniques(findings):
     return sorted(seen)
 
 
-def audit_notebook(path, assignment, release_sources=()):
-    """``[(cell_index, [findings])]`` for the student-written code cells of one notebook file."""
+def audit_notebook(path, assignment, release_sources=(), restored_ids=()):
+    """``[(cell_index, [findings])]`` for the student-written code cells of one notebook file.
+
+    Cells whose grade id is in ``restored_ids`` (the instructor's locked and graded cells) are
+    skipped: nbgrader puts the instructor's source back before anything runs.
+    """
     with open(path) as f:
         nb = json.load(f)
     policy = P.policy_for(assignment)
@@ -244,7 +248,9 @@ def audit_notebook(path, assignment, release_sources=()):
     forbidden = library_names(instructor, policy)
     report = []
     for index, cell in enumerate(nb.get("cells", [])):
-        if cell.get("cell_type") != "code":
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.get("cell_type") != "code" or (meta.get("grade_id") in restored_ids
+                                               and not meta.get("solution")):
             continue
         source = "".join(cell.get("source", "")) if isinstance(cell.get("source"), list) else cell.get("source", "")
         if source in instructor:
@@ -255,15 +261,28 @@ def audit_notebook(path, assignment, release_sources=()):
     return report
 
 
-def release_sources(course_dir, assignment, notebook):
-    """Code-cell sources of the released notebook (the instructor's own code)."""
+def _release_cells(course_dir, assignment, notebook):
     path = os.path.join(course_dir, "notebooks", assignment, f"{notebook}.ipynb")
     if not os.path.exists(path):
-        return ()
+        return []
     with open(path) as f:
-        nb = json.load(f)
+        return [c for c in json.load(f)["cells"] if c["cell_type"] == "code"]
+
+
+def release_sources(course_dir, assignment, notebook):
+    """Code-cell sources of the released notebook (the instructor's own code)."""
     return tuple("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-                 for c in nb["cells"] if c["cell_type"] == "code")
+                 for c in _release_cells(course_dir, assignment, notebook))
+
+
+def restored_ids(course_dir, assignment, notebook):
+    """Grade ids of the released notebook's locked or graded, non-answer cells."""
+    ids = set()
+    for cell in _release_cells(course_dir, assignment, notebook):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if (meta.get("locked") or meta.get("grade")) and not meta.get("solution"):
+            ids.add(meta.get("grade_id"))
+    return ids
 
 
 def main(argv=None):
@@ -278,7 +297,8 @@ def main(argv=None):
         student = path.split(os.sep)[-3]
         assignment = path.split(os.sep)[-2]
         notebook = os.path.splitext(os.path.basename(path))[0]
-        report = audit_notebook(path, assignment, release_sources(args.course, assignment, notebook))
+        report = audit_notebook(path, assignment, release_sources(args.course, assignment, notebook),
+                                restored_ids(args.course, assignment, notebook))
         for index, findings in report:
             hits += 1
             families = ", ".join(techniques(findings)) or "forbidden library use"

@@ -196,14 +196,33 @@ class TrustedExecute(Execute):
 
     def _run_in_kernel(self, cell, resources, index):
         from nbclient.exceptions import CellTimeoutError, DeadKernelError
+        self._last_index = index
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
             self._dead = "the kernel died (the notebook's code exited or ran out of memory)"
         except CellTimeoutError:
+            if self._responsive():         # late output on a busy machine, not a stuck kernel
+                cell.outputs = list(cell.get("outputs", [])) + [
+                    _error("CellTimeoutError", "this cell did not finish within the grader's time limit")]
+                return cell, resources
             self._dead = UNRESPONSIVE
         cell.outputs = list(cell.get("outputs", [])) + [_error("GradingStopped", self._dead)]
         return cell, resources
+
+    def _responsive(self, seconds=30):
+        """True when the kernel still answers a trivial cell within ``seconds``."""
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
+        saved, saved_cell = self.timeout, self.nb.cells[self._last_index]
+        self.timeout = seconds
+        try:
+            self.execute_cell(nbformat.v4.new_code_cell("pass"), self._last_index, store_history=False)
+            return True
+        except (CellTimeoutError, DeadKernelError):
+            return False
+        finally:
+            self.timeout = saved
+            self.nb.cells[self._last_index] = saved_cell
 
     # ------------------------------------------------------------------ probes
     def _run_probe(self, code):
