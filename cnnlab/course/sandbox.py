@@ -193,9 +193,34 @@ def sandbox_env(data_dir=None, assignment=None):
     return env
 
 
+_COPIES = {}
+
+
+def cached_grading_copy(package_dir, assignment, grading):
+    """The grading copy of the package for ``assignment``, made once per grading process.
+
+    Byte-compiled once here (the kernel cannot write bytecode into its read-only copy, and compiling
+    the whole package again in every kernel was most of the sandbox's cost); removed at exit.
+    """
+    import atexit
+    import compileall
+    from cnnlab.course import policy
+    key = (package_dir, assignment, grading)
+    if key not in _COPIES or not os.path.isdir(_COPIES[key]):
+        root = tempfile.mkdtemp(prefix="cnnlab-package-")
+        atexit.register(shutil.rmtree, root, True)
+        copy = policy.grading_copy_of_package(package_dir, assignment, os.path.join(root, "cnnlab"),
+                                              grading=grading)
+        compileall.compile_dir(copy, ddir=package_dir, quiet=2)   # tracebacks name the real path
+        _COPIES[key] = copy
+    return _COPIES[key]
+
+
 def jail_command(bwrap_cmd, cgroup_name, limits):
     """Wrap the bwrap command in ``cnnlab.course.jail`` (cgroup + hard resource limits)."""
-    return [sys.executable, "-m", "cnnlab.course.jail",
+    # run as a plain script in isolated mode: standard library only, no site-packages to scan
+    jail_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jail.py")
+    return [sys.executable, "-I", "-S", jail_script,
             "--cgroup", cgroup_name,
             "--memory", str(limits["memory_bytes"]),
             "--cpu", str(limits["cpu_seconds"]),
@@ -254,9 +279,7 @@ def _make_kernel_manager_class():
             import cnnlab
             assignment = self.assignment or os.path.basename(self._notebook_dir)
             package_dir = os.path.dirname(os.path.realpath(cnnlab.__file__))
-            package_copy = policy.grading_copy_of_package(package_dir, assignment,
-                                                          os.path.join(self._scratch, "pkg"),
-                                                          grading=self._grading())
+            package_copy = cached_grading_copy(package_dir, assignment, self._grading())
             data_dir = os.environ.get("CNNLAB_DATA")
             kernel_cmd = [sys.executable, "-m", "cnnlab.course.kernel", "-f", self.connection_file,
                           *(extra_arguments or [])]
