@@ -171,6 +171,8 @@ def test_honest_code_passes_the_audit(source):
     ("%timeit -n 1 exec('x')", "exec"), ("%time 1 exec('x')", "not plain Python"),
     ("y = (np.polynomial.Polynomial(x) * np.polynomial.Polynomial(w)).coef", "Polynomial"),
     ("from numpy import *", "*"), ("y = np.ma.convolve(x, w)", "convolve"),
+    ("match np:\n    case object(correlate=f):\n        y = f(x, w)", "correlate"),
+    ("from numpy import _core", "_core"),
 ])
 def test_forbidden_constructs_are_named(source, word):
     findings = audit.audit_source(source, P01, frozenset({"F", "grading"}))

@@ -76,7 +76,7 @@ class _Auditor(ast.NodeVisitor):
         module = "." * node.level + (node.module or "")
         for alias in node.names:
             full = f"{module}.{alias.name}"
-            if node.level or alias.name == "*":
+            if node.level or alias.name == "*" or alias.name.startswith("_"):
                 self.flag(node, f"`from {module} import {alias.name}`")
             elif not (P.import_allowed(module, self.policy) or P.import_allowed(full, self.policy)):
                 self.flag(node, f"`from {module} import {alias.name}` (answers may import only NumPy, "
@@ -100,6 +100,13 @@ class _Auditor(ast.NodeVisitor):
             self.flag(node, f"`.{name}`")
         elif name in self.policy.reference_attributes:
             self.flag(node, f"`.{name}`, a ready-made implementation (the exercise is to write it)")
+        self.generic_visit(node)
+
+    def visit_MatchClass(self, node):
+        # `case object(correlate=f)` reads an attribute without an Attribute node
+        for name in node.kwd_attrs:
+            self.visit_Attribute(ast.Attribute(value=ast.Name("_", ast.Load()), attr=name, ctx=ast.Load(),
+                                               lineno=node.lineno))
         self.generic_visit(node)
 
     def visit_Call(self, node):
