@@ -256,3 +256,26 @@ def test_jail_caps_processes_when_cgroups_allow(tmp_path):
     if not any(os.access(d, os.W_OK) for d in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")):
         pytest.skip("no writable cgroup here: the process cap is RLIMIT_NPROC only")
     assert int(out.stdout.strip()) < 40, out
+
+
+@pytest.mark.parametrize("source", [
+    "def conv2d_single(image, kernel, stride=1):\n    s = stride\n    F = [v for v in range(s)]\n    return F",
+    "for s in range(3):\n    print(s)",
+    "def f(x, F=3):\n    return F + x",
+])
+def test_a_students_own_locals_are_not_the_library(source):
+    assert audit.audit_source(source, P01, frozenset({"F", "s"})) == []
+
+
+@pytest.mark.parametrize("source", [
+    "def f(x, G=F):\n    return G.im2col(x)", "g = lambda x, H=F: H(x)", "@F.deco\ndef f(x):\n    return x",
+    "y = [F.thing for q in range(3)]",
+])
+def test_the_library_reached_through_defaults_or_decorators_is_still_found(source):
+    assert audit.audit_source(source, P01, frozenset({"F"}))
+
+
+def test_loop_targets_of_instructor_cells_are_not_library_names():
+    names = audit.library_names(["from cnnlab import functional as F",
+                                 "for s in (1, 2):\n    out = F.conv2d(x, w, stride=s)"], P01)
+    assert names == {"F"}

@@ -85,6 +85,46 @@ class _Auditor(ast.NodeVisitor):
                 self.flag(node, f"`from {module} import {alias.name}`, a ready-made implementation")
         self.generic_visit(node)
 
+    def _visit_with_own_names(self, node, names):
+        saved = self.forbidden_names
+        self.forbidden_names = saved - set(names)
+        self.generic_visit(node)
+        self.forbidden_names = saved
+
+    def visit_FunctionDef(self, node):
+        # defaults and decorators are evaluated outside the function: the outer names apply there
+        for outer in node.args.defaults + [d for d in node.args.kw_defaults if d is not None] \
+                + getattr(node, "decorator_list", []):
+            self.visit(outer)
+        # parameters and every name the function assigns are its locals, never the library
+        own = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+        own |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        saved = self.forbidden_names
+        self.forbidden_names = saved - own
+        for inner in (node.body if isinstance(node.body, list) else [node.body]):
+            self.visit(inner)
+        self.forbidden_names = saved
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+    visit_Lambda = visit_FunctionDef
+
+    def _visit_comprehension(self, node):
+        own = {n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
+        self._visit_with_own_names(node, own)
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _visit_comprehension
+
+    def visit_For(self, node):
+        self.visit(node.iter)
+        own = {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+        saved = self.forbidden_names
+        self.forbidden_names = saved - own
+        for child in [node.target] + node.body + node.orelse:
+            self.visit(child)
+        self.forbidden_names = saved
+
+    visit_AsyncFor = visit_For
+
     def visit_Name(self, node):
         if node.id in P.FORBIDDEN_BUILTINS or node.id.startswith("__"):
             self.flag(node, f"`{node.id}`")
@@ -203,6 +243,9 @@ def library_names(instructor_sources, policy):
         for node in statements:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 continue
+            if not isinstance(node, (ast.Assign, ast.AnnAssign, ast.FunctionDef, ast.AsyncFunctionDef,
+                                     ast.ClassDef)):
+                continue                # a loop or `with` target holds values, not the library
             value = getattr(node, "value", None)
             uses = {n.id for n in ast.walk(node if value is None else value) if isinstance(n, ast.Name)}
             aliasing = value is None or isinstance(value, (ast.Name, ast.Attribute, ast.Lambda)) or (

@@ -56,7 +56,9 @@ REFERENCE_ATTRIBUTES = frozenset({
     "max_pool2d_backward", "avg_pool2d_backward", "max_pool2d_naive", "avg_pool2d_naive",
     "zero_pad", "conv_output_size", "numerical_gradient", "layer_table", "conv_params",
     "linear_params", "conv_macs", "count_params", "alexnet", "alexnet_spec", "vgg16", "vgg16_spec",
-    "confusion_matrix", "confusion_counts",
+    "confusion_matrix", "confusion_counts", "conv1d_backward", "convolve1d_naive", "convolve2d_naive",
+    "max_pool2d_backward_naive", "min_pool2d_backward", "avg_pool2d_naive", "min_pool2d_naive",
+    "im2col", "col2im", "conv", "pool", "functional", "gradcheck", "numerical_gradient_of",
 })
 
 #: Library packages whose names, when an instructor cell imports them, answers may not use.
