@@ -15,16 +15,6 @@ pytestmark = pytest.mark.slow   # builds the wheel with pip (about 10 s)
 REPO = Path(__file__).resolve().parents[1]
 RELEASE = sorted(p for p in (REPO / "notebooks").rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts)
 
-# Solution blocks that the cnnlab wheel reproduces today (the library's reference code is the
-# answer); the bundle command refuses to write a zip while they are there.
-KNOWN_LIBRARY_COPIES = {
-    ("05_backprop.ipynb", "cnnlab/grading/nb05_backprop.py"),   # reference_numerical_gradient
-    ("05_backprop.ipynb", "cnnlab/grading/mistakes.py"),        # its buggy variants
-    ("06_mnist_cnn.ipynb", "cnnlab/train.py"),                  # numpy_mnist_cnn = build_numpy_cnn
-    ("06_mnist_cnn.ipynb", "cnnlab/grading/mnist.py"),          # reference_confusion_counts
-}
-
-
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     """The cnnlab wheel, built once with pip from this checkout."""
@@ -94,23 +84,6 @@ def test_release_notebooks_reproduce_no_solution_block(student_zip):
             assert not [where for where, block in blocks if bundle.reproduces(block, lines)], name
 
 
-def leaking_pairs(problems):
-    pairs = set()
-    for problem in problems:
-        member, _, rest = problem.partition(": reproduces the solution of ")
-        pairs.add((rest.split(",")[0], member.split("!")[-1]))
-    return pairs
-
-
-def test_no_solution_body_is_reproduced_beyond_the_known_library_copies(student_zip):
-    problems = bundle.find_leaks(members(student_zip), REPO)
-    assert all(": reproduces the solution of " in p for p in problems), problems
-    assert leaking_pairs(problems) <= KNOWN_LIBRARY_COPIES, problems
-
-
-@pytest.mark.xfail(strict=True, reason="the cnnlab wheel carries reference code equal to 4 solution bodies "
-                   "(KNOWN_LIBRARY_COPIES); remove this mark when cnnlab/grading and cnnlab/train stop "
-                   "reproducing them")
 def test_the_bundle_reproduces_no_solution_body(student_zip):
     assert bundle.find_leaks(members(student_zip), REPO) == []
 

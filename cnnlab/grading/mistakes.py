@@ -167,31 +167,30 @@ def correlate2d_pad_side(image, kernel, mode):
 
 def numerical_gradient_not_restored(f, x, eps):
     """Central differences on a copy of x that never puts x[k] back (later entries are shifted)."""
-    x = np.array(x, dtype=float)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        old = x[index]
-        x[index] = old + eps
-        f_plus = f(x)
-        x[index] = old - eps
-        f_minus = f(x)
-        grad[index] = (f_plus - f_minus) / (2 * eps)
-    return grad
+    work = np.array(x, dtype=float)
+    slopes = np.zeros(work.shape)
+    for position in np.ndindex(work.shape):
+        saved = work[position]
+        work[position] = saved + eps
+        upper = f(work)
+        work[position] = saved - eps        # ... and never back to `saved`
+        slopes[position] = (upper - f(work)) / (2 * eps)
+    return slopes
 
 
 def numerical_gradient_on_ints(f, x, eps):
     """Central differences computed in x's own integer dtype: x[k] +/- eps is truncated away."""
-    x = np.array(x)
-    grad = np.zeros(x.shape)
-    for index in np.ndindex(x.shape):
-        old = x[index]
-        x[index] = old + eps
-        f_plus = f(x)
-        x[index] = old - eps
-        f_minus = f(x)
-        x[index] = old
-        grad[index] = (f_plus - f_minus) / (2 * eps)
-    return grad
+    work = np.array(x)                      # keeps an integer dtype
+    slopes = np.zeros(work.shape)
+    for position in np.ndindex(work.shape):
+        saved = work[position]
+        work[position] = saved + eps        # truncated back to `saved` in an integer array
+        upper = f(work)
+        work[position] = saved - eps
+        lower = f(work)
+        work[position] = saved
+        slopes[position] = (upper - lower) / (2 * eps)
+    return slopes
 
 
 def max_pool2d_backward_all_ties(dout, x, kernel_size, stride=None):

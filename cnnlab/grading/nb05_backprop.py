@@ -40,18 +40,18 @@ from cnnlab.grading.nb04_pooling import LECTURE_POOL, pool_cases
 # --------------------------------------------------------------------------
 
 def reference_numerical_gradient(f, x, eps=1e-5):
-    """Central differences on a float copy of x (the formula of the notebook)."""
-    x = np.array(x, dtype=float)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        old = x[index]
-        x[index] = old + eps
-        f_plus = float(f(x))
-        x[index] = old - eps
-        f_minus = float(f(x))
-        x[index] = old
-        grad[index] = (f_plus - f_minus) / (2 * eps)
-    return grad
+    """Central differences (the notebook's formula): (f(x + eps e_k) - f(x - eps e_k)) / (2 eps).
+
+    e_k is the k-th unit array; x itself is never changed (new arrays x +/- eps e_k each time).
+    """
+    base = np.array(x, dtype=float)
+    slopes = np.empty(base.size)
+    for k in range(base.size):
+        unit = np.zeros(base.size)
+        unit[k] = eps
+        unit = unit.reshape(base.shape)
+        slopes[k] = (float(f(base + unit)) - float(f(base - unit))) / (2 * eps)
+    return slopes.reshape(base.shape)
 
 
 def _forward_difference(f, x, eps):
