@@ -18,7 +18,7 @@ from cnnlab.widgets import (
     render_pool_html,
 )
 
-A = np.arange(1.0, 17).reshape(4, 4)  # lecture input A
+A = np.arange(1.0, 17).reshape(4, 4)  # the notebooks' example input A (the slides keep A symbolic)
 K = np.array([[1.0, 0], [-1, 2]])  # lecture 2x2 kernel
 POOL_X = np.array([[4.0, 8, 3, 9], [16, 10, 0, 7], [6, 12, 13, 8], [67, 18, 3, 7]])
 
@@ -378,7 +378,7 @@ def test_kernel_presets():
     assert W.make_kernel("identity", 3).tolist() == [[0, 0, 0], [0, 1, 0], [0, 0, 0]]
     assert W.make_kernel("Sobel x", 5).tolist() == [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]
     assert W.make_kernel("Sobel y", 5).tolist() == [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]
-    assert W.make_kernel("2x2 lecture kernel", 3).tolist() == [[1, 0], [-1, 2]]
+    assert W.make_kernel("2x2 example kernel W", 3).tolist() == [[1, 0], [-1, 2]]
     # the identity kernel reproduces its input
     state = ConvExplorerState(A, W.make_kernel("identity", 3), padding=1)
     np.testing.assert_array_equal(state.output, A)

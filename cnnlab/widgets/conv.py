@@ -218,13 +218,13 @@ def random_ints(shape, low, high, seed=0):
 CUSTOM = "custom (passed in)"
 RANDOM = "random ints"
 IMAGE_PRESETS = {
-    "4x4 lecture input A": LECTURE_INPUT_A,
+    "4x4 example input A (1..16)": LECTURE_INPUT_A,   # ours: the slides keep A symbolic
     "4x4 pooling example": LECTURE_POOL_INPUT,
     "7x7 bright square": bright_square(7),
     RANDOM: None,  # H×W from the H and W sliders
 }
 FIXED_KERNELS = {
-    "2x2 lecture kernel": LECTURE_KERNEL,
+    "2x2 example kernel W": LECTURE_KERNEL,
     "sharpen": np.array([[0.0, -1, 0], [-1, 5, -1], [0, -1, 0]]),
     "Sobel x": np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]),
     "Sobel y": np.array([[-1.0, -2, -1], [0, 0, 0], [1, 2, 1]]),
