@@ -218,7 +218,7 @@ def random_ints(shape, low, high, seed=0):
 CUSTOM = "custom (passed in)"
 RANDOM = "random ints"
 IMAGE_PRESETS = {
-    "4x4 example input A (1..16)": LECTURE_INPUT_A,   # ours: the slides keep A symbolic
+    "4x4 example input A (1..16)": LECTURE_INPUT_A,  # ours: the slides keep A symbolic
     "4x4 pooling example": LECTURE_POOL_INPUT,
     "7x7 bright square": bright_square(7),
     RANDOM: None,  # H×W from the H and W sliders
