@@ -54,10 +54,14 @@ def main():
         per = {k: v / args.students for k, v in best.items()}
         for k in totals:
             totals[k] += per[k]
-        print(f"{assignment:24s} {per[True]:14.2f} {per[False]:17.2f} {per[True] / per[False] - 1:9.1%}"
-              + ("" if full else "   (not every solution scored full marks!)"))
-    print(f"whole course per student: sandbox {totals[True]:.1f} s, no sandbox {totals[False]:.1f} s, "
-          f"overhead {totals[True] / totals[False] - 1:.1%}")
+        print(
+            f"{assignment:24s} {per[True]:14.2f} {per[False]:17.2f} {per[True] / per[False] - 1:9.1%}"
+            + ("" if full else "   (not every solution scored full marks!)")
+        )
+    print(
+        f"whole course per student: sandbox {totals[True]:.1f} s, no sandbox {totals[False]:.1f} s, "
+        f"overhead {totals[True] / totals[False] - 1:.1%}"
+    )
 
 
 if __name__ == "__main__":

@@ -37,15 +37,20 @@ class Finding:
 def to_python(source):
     """The Python that IPython would run for ``source`` (magics and shell escapes made explicit)."""
     from IPython.core.inputtransformer2 import TransformerManager
+
     return TransformerManager().transform_cell(source)
 
 
 def _magic_call(node):
     """``("line"|"cell", name, args...)`` when ``node`` is ``get_ipython().run_*_magic(...)``."""
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and node.func.attr in ("run_line_magic", "run_cell_magic")
-            and isinstance(node.func.value, ast.Call) and isinstance(node.func.value.func, ast.Name)
-            and node.func.value.func.id == "get_ipython"):
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("run_line_magic", "run_cell_magic")
+        and isinstance(node.func.value, ast.Call)
+        and isinstance(node.func.value.func, ast.Name)
+        and node.func.value.func.id == "get_ipython"
+    ):
         return None
     if not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args):
         return None
@@ -74,8 +79,11 @@ class _Auditor(ast.NodeVisitor):
             if not P.import_allowed(alias.name, self.policy):
                 self.flag(node, f"`import {alias.name}`{_why_not(alias.name)}")
             elif "." in alias.name and alias.asname is None and alias.name.split(".")[0] == "cnnlab":
-                self.flag(node, f"`import {alias.name}` binds the whole `cnnlab` package: use "
-                                f"`from {alias.name.rsplit('.', 1)[0]} import {alias.name.rsplit('.', 1)[1]}`")
+                self.flag(
+                    node,
+                    f"`import {alias.name}` binds the whole `cnnlab` package: use "
+                    f"`from {alias.name.rsplit('.', 1)[0]} import {alias.name.rsplit('.', 1)[1]}`",
+                )
         self.generic_visit(node)
 
     def visit_ImportFrom(self, node):
@@ -98,15 +106,18 @@ class _Auditor(ast.NodeVisitor):
 
     def visit_FunctionDef(self, node):
         # defaults and decorators are evaluated outside the function: the outer names apply there
-        for outer in node.args.defaults + [d for d in node.args.kw_defaults if d is not None] \
-                + getattr(node, "decorator_list", []):
+        for outer in (
+            node.args.defaults
+            + [d for d in node.args.kw_defaults if d is not None]
+            + getattr(node, "decorator_list", [])
+        ):
             self.visit(outer)
         # parameters and every name the function assigns are its locals, never the library
         own = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
         own |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         saved = self.forbidden_names
         self.forbidden_names = saved - own
-        for inner in (node.body if isinstance(node.body, list) else [node.body]):
+        for inner in node.body if isinstance(node.body, list) else [node.body]:
             self.visit(inner)
         self.forbidden_names = saved
 
@@ -150,8 +161,9 @@ class _Auditor(ast.NodeVisitor):
     def visit_MatchClass(self, node):
         # `case object(correlate=f)` reads an attribute without an Attribute node
         for name in node.kwd_attrs:
-            self.visit_Attribute(ast.Attribute(value=ast.Name("_", ast.Load()), attr=name, ctx=ast.Load(),
-                                               lineno=node.lineno))
+            self.visit_Attribute(
+                ast.Attribute(value=ast.Name("_", ast.Load()), attr=name, ctx=ast.Load(), lineno=node.lineno)
+            )
         self.generic_visit(node)
 
     def visit_Call(self, node):
@@ -180,7 +192,7 @@ def _without_magic_options(line):
     words = line.split()
     while words and words[0].startswith("-"):
         option = words.pop(0)
-        if option in ("-n", "-r", "-p") and words:       # the option's value as a separate word
+        if option in ("-n", "-r", "-p") and words:  # the option's value as a separate word
             words.pop(0)
     return " ".join(words)
 
@@ -190,11 +202,11 @@ def audit_source(source, policy, forbidden_names=frozenset()):
     try:
         tree = ast.parse(to_python(source))
     except SyntaxError:
-        return []          # it cannot run either: Python reports the syntax error in the cell
+        return []  # it cannot run either: Python reports the syntax error in the cell
     except Exception as exc:  # IPython could not even translate it
         return [Finding(0, f"unreadable cell ({type(exc).__name__})")]
     auditor = _Auditor(policy, frozenset(forbidden_names))
-    for statement in tree.body:          # in order: after `F = ...`, F is the student's own name
+    for statement in tree.body:  # in order: after `F = ...`, F is the student's own name
         auditor.visit(statement)
         auditor.forbidden_names = auditor.forbidden_names - set(_bound_names(statement))
     return auditor.findings
@@ -240,21 +252,23 @@ def library_names(instructor_sources, policy):
                     tainted.add((a.asname or a.name).split(".")[0])
         elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in P.LIBRARY_PREFIXES:
             if (node.module or "").startswith("cnnlab.plots") or (node.module or "").startswith("cnnlab.widgets"):
-                continue                # drawing helpers: harmless, and students use them to look
+                continue  # drawing helpers: harmless, and students use them to look
             tainted.update(a.asname or a.name for a in node.names)
     changed = True
-    while changed:                      # aliases and helpers built on tainted names
+    while changed:  # aliases and helpers built on tainted names
         changed = False
         for node in statements:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 continue
-            if not isinstance(node, (ast.Assign, ast.AnnAssign, ast.FunctionDef, ast.AsyncFunctionDef,
-                                     ast.ClassDef)):
-                continue                # a loop or `with` target holds values, not the library
+            if not isinstance(node, (ast.Assign, ast.AnnAssign, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue  # a loop or `with` target holds values, not the library
             value = getattr(node, "value", None)
             uses = {n.id for n in ast.walk(node if value is None else value) if isinstance(n, ast.Name)}
-            aliasing = value is None or isinstance(value, (ast.Name, ast.Attribute, ast.Lambda)) or (
-                isinstance(value, ast.Call) and "partial" in ast.unparse(value.func))
+            aliasing = (
+                value is None
+                or isinstance(value, (ast.Name, ast.Attribute, ast.Lambda))
+                or (isinstance(value, ast.Call) and "partial" in ast.unparse(value.func))
+            )
             if aliasing and uses & tainted:
                 for name in _bound_names(node):
                     if name not in tainted:
@@ -284,8 +298,13 @@ def techniques(findings):
     seen = set()
     for finding in findings:
         for family, words in TECHNIQUES.items():
-            if any(f"`{w}" in finding.what or f".{w}`" in finding.what or f"`{w}`" in finding.what
-                   or f"import {w}" in finding.what for w in words):
+            if any(
+                f"`{w}" in finding.what
+                or f".{w}`" in finding.what
+                or f"`{w}`" in finding.what
+                or f"import {w}" in finding.what
+                for w in words
+            ):
                 seen.add(family)
     return sorted(seen)
 
@@ -304,8 +323,7 @@ def audit_notebook(path, assignment, release_sources=(), restored_ids=()):
     report = []
     for index, cell in enumerate(nb.get("cells", [])):
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.get("cell_type") != "code" or (meta.get("grade_id") in restored_ids
-                                               and not meta.get("solution")):
+        if cell.get("cell_type") != "code" or (meta.get("grade_id") in restored_ids and not meta.get("solution")):
             continue
         source = "".join(cell.get("source", "")) if isinstance(cell.get("source"), list) else cell.get("source", "")
         if source in instructor:
@@ -326,8 +344,10 @@ def _release_cells(course_dir, assignment, notebook):
 
 def release_sources(course_dir, assignment, notebook):
     """Code-cell sources of the released notebook (the instructor's own code)."""
-    return tuple("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-                 for c in _release_cells(course_dir, assignment, notebook))
+    return tuple(
+        "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        for c in _release_cells(course_dir, assignment, notebook)
+    )
 
 
 def restored_ids(course_dir, assignment, notebook):
@@ -341,10 +361,15 @@ def restored_ids(course_dir, assignment, notebook):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cnnlab.course.audit",
-                                     description="List forbidden constructs in submitted notebooks.")
-    parser.add_argument("folder", nargs="?", default="submitted",
-                        help="submitted/ (or autograded/) of the course: <student>/<assignment>/*.ipynb")
+    parser = argparse.ArgumentParser(
+        prog="python -m cnnlab.course.audit", description="List forbidden constructs in submitted notebooks."
+    )
+    parser.add_argument(
+        "folder",
+        nargs="?",
+        default="submitted",
+        help="submitted/ (or autograded/) of the course: <student>/<assignment>/*.ipynb",
+    )
     parser.add_argument("--course", default=".", help="the course directory (for the released notebooks)")
     args = parser.parse_args(argv)
     hits = 0
@@ -352,8 +377,12 @@ def main(argv=None):
         student = path.split(os.sep)[-3]
         assignment = path.split(os.sep)[-2]
         notebook = os.path.splitext(os.path.basename(path))[0]
-        report = audit_notebook(path, assignment, release_sources(args.course, assignment, notebook),
-                                restored_ids(args.course, assignment, notebook))
+        report = audit_notebook(
+            path,
+            assignment,
+            release_sources(args.course, assignment, notebook),
+            restored_ids(args.course, assignment, notebook),
+        )
         for index, findings in report:
             hits += 1
             families = ", ".join(techniques(findings)) or "forbidden library use"

@@ -27,8 +27,11 @@ def _cgroup_dirs(name):
     """The cgroup folders for ``name``: pids and memory (cgroup v1) or one unified folder (v2)."""
     if os.path.exists(os.path.join(CGROUP_ROOT, "cgroup.controllers")):
         return [os.path.join(CGROUP_ROOT, name)]
-    return [os.path.join(CGROUP_ROOT, controller, name) for controller in ("pids", "memory")
-            if os.path.isdir(os.path.join(CGROUP_ROOT, controller))]
+    return [
+        os.path.join(CGROUP_ROOT, controller, name)
+        for controller in ("pids", "memory")
+        if os.path.isdir(os.path.join(CGROUP_ROOT, controller))
+    ]
 
 
 def _write(path, value):
@@ -44,9 +47,9 @@ def join_cgroup(name, max_processes, memory_bytes):
             os.makedirs(folder, exist_ok=True)
             if os.path.exists(os.path.join(folder, "pids.max")):
                 _write(os.path.join(folder, "pids.max"), max_processes)
-            if os.path.exists(os.path.join(folder, "memory.limit_in_bytes")):      # v1
+            if os.path.exists(os.path.join(folder, "memory.limit_in_bytes")):  # v1
                 _write(os.path.join(folder, "memory.limit_in_bytes"), memory_bytes)
-            if os.path.exists(os.path.join(folder, "memory.max")):                 # v2
+            if os.path.exists(os.path.join(folder, "memory.max")):  # v2
                 _write(os.path.join(folder, "memory.max"), memory_bytes)
             _write(os.path.join(folder, "cgroup.procs"), os.getpid())
             joined = True

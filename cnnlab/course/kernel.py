@@ -21,10 +21,12 @@ def main():
     except (ValueError, OSError):
         pass
     from cnnlab.course.sandbox import SUBMISSION_DIR, WORK_DIR
-    if os.path.isdir(SUBMISSION_DIR):      # work in a writable copy of the (read-only) submission
+
+    if os.path.isdir(SUBMISSION_DIR):  # work in a writable copy of the (read-only) submission
         shutil.copytree(SUBMISSION_DIR, WORK_DIR, dirs_exist_ok=True)
         os.chdir(WORK_DIR)
     from ipykernel.kernelapp import launch_new_instance
+
     sys.argv[0] = "ipykernel_launcher"
     launch_new_instance()
 

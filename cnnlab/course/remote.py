@@ -19,9 +19,9 @@ import json
 import numpy as np
 
 #: Largest answer accepted from a kernel (bytes of JSON).
-MAX_ANSWER_BYTES = 64 * 1024 ** 2
+MAX_ANSWER_BYTES = 64 * 1024**2
 MIME = "application/vnd.cnnlab.probe+json"
-ALLOWED_DTYPE_KINDS = "biufc"   # bool, int, uint, float, complex: never object arrays
+ALLOWED_DTYPE_KINDS = "biufc"  # bool, int, uint, float, complex: never object arrays
 
 
 class RemoteError(Exception):
@@ -69,9 +69,12 @@ def encode(value, depth=0):
     """Plain-data JSON form of ``value`` (grader side: the inputs a check passes to a student)."""
     if depth > 20:
         raise ValueError("nesting too deep")
-    if type(value).__name__ == "SourceFunction":      # cnnlab.grading.engine.SourceFunction
-        return {"t": "source_function", "src": value.source,
-                "env": {k: encode(v, depth + 1) for k, v in value.bound.items()}}
+    if type(value).__name__ == "SourceFunction":  # cnnlab.grading.engine.SourceFunction
+        return {
+            "t": "source_function",
+            "src": value.source,
+            "env": {k: encode(v, depth + 1) for k, v in value.bound.items()},
+        }
     if value is None:
         return {"t": "none"}
     if isinstance(value, bool):
@@ -128,6 +131,7 @@ def decode(data, depth=0, probe_x=None):
         return {decode(k, depth + 1): decode(v, depth + 1, probe_x) for k, v in value}
     if kind == "model":
         from cnnlab.grading import transfer
+
         return transfer.rebuild(decode(data.get("desc"), depth + 1), probe_x=probe_x)
     if kind == "unsupported":
         return UnsupportedValue(str(data.get("type", "object"))[:200], str(data.get("text", ""))[:500])
@@ -138,7 +142,7 @@ def decode(data, depth=0, probe_x=None):
 #: first probe and reused by the next ones): ``run(REQUEST, USER_NS)`` reads the notebook's names
 #: (USER_NS, the notebook's globals) and displays one answer. The student could replace it, and would
 #: only change what their own functions appear to return: nothing the grader trusts lives here.
-PROBE_SOURCE = r'''
+PROBE_SOURCE = r"""
 import base64, io, json, sys
 import numpy as np
 
@@ -245,7 +249,7 @@ def _call(target, request):
     answer["args_after"] = {str(i): encode(a) for i, a in enumerate(args) if type(a) is np.ndarray}
     answer["kwargs_after"] = {k: encode(a) for k, a in kwargs.items() if type(a) is np.ndarray}
     return answer
-'''
+"""
 
 
 _DEFINE_PROBE = (
@@ -254,7 +258,8 @@ _DEFINE_PROBE = (
     "    _m = _t.ModuleType('cnnlab_probe')\n"
     "    exec({source!r}, _m.__dict__)\n"
     "    _s.modules['cnnlab_probe'] = _m\n"
-    "del _s, _t\n")
+    "del _s, _t\n"
+)
 
 
 def probe_code(request, define=True):
@@ -294,7 +299,7 @@ class RemoteFunction:
         self.name = name
         self._run_probe = run_probe
         self._probe_x = probe_x
-        self.dead = None      # set after a timeout: later calls fail at once
+        self.dead = None  # set after a timeout: later calls fail at once
 
     def __repr__(self):
         return f"<your function {self.name}>"
@@ -317,7 +322,7 @@ class RemoteFunction:
         try:
             answer = self._ask({"kind": "batch", "name": self.name, "calls": encoded})
         except RemoteError:
-            return                          # the calls are made one by one and fail one by one
+            return  # the calls are made one by one and fail one by one
         answers = answer.get("answers") if answer.get("status") == "batch" else None
         if not isinstance(answers, list) or len(answers) != len(encoded):
             return
@@ -354,8 +359,7 @@ class RemoteFunction:
         try:
             return decode(answer.get("value"), probe_x=self._probe_x)
         except (ValueError, TypeError, KeyError, IndexError) as exc:
-            raise RemoteError("GradingError", f"the grader could not read what {self.name} returned "
-                                              f"({exc})") from None
+            raise RemoteError("GradingError", f"the grader could not read what {self.name} returned ({exc})") from None
 
 
 def _named_error(ename):
@@ -383,11 +387,11 @@ def resolve(name, run_probe, probe_x=None):
     answer = read_answer(run_probe(probe_code(request)))
     status = answer.get("status")
     if status == "undefined":
-        raise RemoteError("NameError", f"`{name}` is not defined when this test runs: run (or complete) "
-                                       f"the cell that defines it")
+        raise RemoteError(
+            "NameError", f"`{name}` is not defined when this test runs: run (or complete) the cell that defines it"
+        )
     if status == "callable":
         return RemoteFunction(name, run_probe, probe_x)
     if status == "raised":
         raise RemoteError(str(answer.get("ename")), str(answer.get("evalue")))
     return decode(answer.get("value"), probe_x=probe_x)
-

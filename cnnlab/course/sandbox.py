@@ -3,8 +3,9 @@
 ``nbgrader_config.py`` sets ``c.Execute.kernel_manager_class`` to :class:`SandboxKernelManager`, so
 each kernel that ``nbgrader autograde`` (or ``validate``) starts is launched like this::
 
-    python -m cnnlab.course.jail --cgroup ... --  bwrap <view of the file system> --  python -m cnnlab.course.kernel -f kernel.json
-    '-------- outside: caps, cgroup -------'    '------------ the sandbox ---------'  '----------- inside -----------'
+    python -I -S jail.py --cgroup ... --             (outside: cgroup, hard limits)
+      bwrap <view of the file system> --            (the sandbox)
+        python -m cnnlab.course.kernel -f kernel.json   (inside: the kernel)
 
 What the kernel sees (everything else does not exist for it):
 
@@ -53,12 +54,25 @@ DEFAULT_FILE_SIZE_MB = 256
 DEFAULT_TMP_MB = 512
 
 #: /etc files a Python kernel needs (name service, time zone, fonts, dynamic linker); nothing secret.
-ETC_FILES = ("passwd", "group", "nsswitch.conf", "localtime", "ld.so.cache", "ld.so.conf", "ld.so.conf.d",
-             "fonts", "mime.types", "matplotlibrc", "timezone", "host.conf", "hosts")
+ETC_FILES = (
+    "passwd",
+    "group",
+    "nsswitch.conf",
+    "localtime",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "fonts",
+    "mime.types",
+    "matplotlibrc",
+    "timezone",
+    "host.conf",
+    "hosts",
+)
 
 SANDBOX_HOME = "/tmp/home"
-SUBMISSION_DIR = "/tmp/submission"     # the graded notebook's folder, read-only
-WORK_DIR = "/tmp/work"                 # the kernel's working folder: a writable copy of it
+SUBMISSION_DIR = "/tmp/submission"  # the graded notebook's folder, read-only
+WORK_DIR = "/tmp/work"  # the kernel's working folder: a writable copy of it
 
 
 class SandboxUnavailable(RuntimeError):
@@ -68,11 +82,11 @@ class SandboxUnavailable(RuntimeError):
 def limits_from_env():
     """The resource limits for one grading kernel, from the environment (defaults above)."""
     return {
-        "memory_bytes": int(float(os.environ.get(MEMORY_ENV, DEFAULT_MEMORY_GB)) * 1024 ** 3),
+        "memory_bytes": int(float(os.environ.get(MEMORY_ENV, DEFAULT_MEMORY_GB)) * 1024**3),
         "cpu_seconds": int(os.environ.get(CPU_ENV, DEFAULT_CPU_SECONDS)),
         "max_processes": DEFAULT_MAX_PROCESSES,
-        "file_size_bytes": DEFAULT_FILE_SIZE_MB * 1024 ** 2,
-        "tmp_bytes": DEFAULT_TMP_MB * 1024 ** 2,
+        "file_size_bytes": DEFAULT_FILE_SIZE_MB * 1024**2,
+        "tmp_bytes": DEFAULT_TMP_MB * 1024**2,
     }
 
 
@@ -84,9 +98,27 @@ def bwrap_problem():
         return "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
     try:
         done = subprocess.run(
-            [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all",
-             "--die-with-parent", "--uid", "65534", "--gid", "65534", "true"],
-            capture_output=True, text=True, timeout=30)
+            [
+                bwrap,
+                "--ro-bind",
+                "/",
+                "/",
+                "--dev",
+                "/dev",
+                "--proc",
+                "/proc",
+                "--unshare-all",
+                "--die-with-parent",
+                "--uid",
+                "65534",
+                "--gid",
+                "65534",
+                "true",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bubblewrap could not start: {exc}"
     if done.returncode != 0:
@@ -115,6 +147,7 @@ def python_roots():
     executable = os.path.realpath(sys.executable)
     roots.add(os.path.dirname(os.path.dirname(executable)))
     import site
+
     for path in site.getsitepackages() + [site.getusersitepackages()]:
         if os.path.isdir(path):
             roots.add(path)
@@ -126,23 +159,49 @@ def python_roots():
     return kept
 
 
-def bwrap_command(kernel_cmd, *, notebook_dir, ipc_dir, package_dir, package_copy, data_dir=None,
-                  tmp_bytes=DEFAULT_TMP_MB * 1024 ** 2, env=None, hidden_dirs=()):
+def bwrap_command(
+    kernel_cmd,
+    *,
+    notebook_dir,
+    ipc_dir,
+    package_dir,
+    package_copy,
+    data_dir=None,
+    tmp_bytes=DEFAULT_TMP_MB * 1024**2,
+    env=None,
+    hidden_dirs=(),
+):
     """The full ``bwrap ...`` command that runs ``kernel_cmd`` in the sandbox described above.
 
     ``package_copy`` (the grading copy of cnnlab) is mounted where ``package_dir`` (the real package)
     is, so ``import cnnlab`` inside finds the copy.
     """
-    args = [shutil.which("bwrap") or "bwrap",
-            "--unshare-all", "--die-with-parent", "--new-session",
-            "--uid", "65534", "--gid", "65534", "--hostname", "grading",
-            "--proc", "/proc", "--dev", "/dev",
-            "--size", str(tmp_bytes), "--tmpfs", "/tmp",
-            "--dir", SANDBOX_HOME]
+    args = [
+        shutil.which("bwrap") or "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--uid",
+        "65534",
+        "--gid",
+        "65534",
+        "--hostname",
+        "grading",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(tmp_bytes),
+        "--tmpfs",
+        "/tmp",
+        "--dir",
+        SANDBOX_HOME,
+    ]
     args += _system_binds()
     for root in python_roots():
         args += ["--ro-bind", root, root]
-    for folder in hidden_dirs:              # e.g. scipy, torch: a package whose import fails cleanly
+    for folder in hidden_dirs:  # e.g. scipy, torch: a package whose import fails cleanly
         replacement = hidden_dirs[folder] if isinstance(hidden_dirs, dict) else None
         args += ["--ro-bind", replacement, folder] if replacement else ["--tmpfs", folder]
     args += ["--ro-bind", package_copy, package_dir]
@@ -151,18 +210,32 @@ def bwrap_command(kernel_cmd, *, notebook_dir, ipc_dir, package_dir, package_cop
         args += ["--ro-bind", data_dir, data_dir]
     # The notebook's folder, read-only; the kernel works in a copy of it on the size-capped /tmp.
     notebook_dir = os.path.realpath(notebook_dir)
-    args += ["--ro-bind", notebook_dir, SUBMISSION_DIR,
-             "--bind", ipc_dir, ipc_dir,
-             "--chdir", SUBMISSION_DIR,
-             "--clearenv"]
+    args += [
+        "--ro-bind",
+        notebook_dir,
+        SUBMISSION_DIR,
+        "--bind",
+        ipc_dir,
+        ipc_dir,
+        "--chdir",
+        SUBMISSION_DIR,
+        "--clearenv",
+    ]
     for key, value in sorted((env or {}).items()):
         args += ["--setenv", key, value]
     return args + ["--"] + list(kernel_cmd)
 
 
 #: Environment variables passed into the sandbox as they are outside (thread counts, locale).
-PASSED_ENV = ("LANG", "LC_ALL", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-              "CNNLAB_NUM_THREADS", "TZ")
+PASSED_ENV = (
+    "LANG",
+    "LC_ALL",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "CNNLAB_NUM_THREADS",
+    "TZ",
+)
 
 
 def sandbox_env(data_dir=None, assignment=None):
@@ -204,14 +277,15 @@ def cached_grading_copy(package_dir, assignment, grading):
     """
     import atexit
     import compileall
+
     from cnnlab.course import policy
+
     key = (package_dir, assignment, grading)
     if key not in _COPIES or not os.path.isdir(_COPIES[key]):
         root = tempfile.mkdtemp(prefix="cnnlab-package-")
         atexit.register(shutil.rmtree, root, True)
-        copy = policy.grading_copy_of_package(package_dir, assignment, os.path.join(root, "cnnlab"),
-                                              grading=grading)
-        compileall.compile_dir(copy, ddir=package_dir, quiet=2)   # tracebacks name the real path
+        copy = policy.grading_copy_of_package(package_dir, assignment, os.path.join(root, "cnnlab"), grading=grading)
+        compileall.compile_dir(copy, ddir=package_dir, quiet=2)  # tracebacks name the real path
         _COPIES[key] = copy
     return _COPIES[key]
 
@@ -220,13 +294,24 @@ def jail_command(bwrap_cmd, cgroup_name, limits):
     """Wrap the bwrap command in ``cnnlab.course.jail`` (cgroup + hard resource limits)."""
     # run as a plain script in isolated mode: standard library only, no site-packages to scan
     jail_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jail.py")
-    return [sys.executable, "-I", "-S", jail_script,
-            "--cgroup", cgroup_name,
-            "--memory", str(limits["memory_bytes"]),
-            "--cpu", str(limits["cpu_seconds"]),
-            "--processes", str(limits["max_processes"]),
-            "--file-size", str(limits["file_size_bytes"]),
-            "--", *bwrap_cmd]
+    return [
+        sys.executable,
+        "-I",
+        "-S",
+        jail_script,
+        "--cgroup",
+        cgroup_name,
+        "--memory",
+        str(limits["memory_bytes"]),
+        "--cpu",
+        str(limits["cpu_seconds"]),
+        "--processes",
+        str(limits["max_processes"]),
+        "--file-size",
+        str(limits["file_size_bytes"]),
+        "--",
+        *bwrap_cmd,
+    ]
 
 
 def _make_kernel_manager_class():
@@ -255,7 +340,8 @@ def _make_kernel_manager_class():
             if self._grading():
                 raise SandboxUnavailable(
                     f"cnnlab refuses to autograde without a sandbox: {problem}. Install bubblewrap, or, "
-                    f"only for submissions you trust, set {UNSAFE_ENV}=1.")
+                    f"only for submissions you trust, set {UNSAFE_ENV}=1."
+                )
             self.log.warning("cnnlab: no sandbox for this kernel (%s); validation runs unsandboxed", problem)
             return False
 
@@ -277,18 +363,31 @@ def _make_kernel_manager_class():
             if not getattr(self, "_sandboxed", False):
                 return super().format_kernel_cmd(extra_arguments)
             import cnnlab
+
             assignment = self.assignment or os.path.basename(self._notebook_dir)
             package_dir = os.path.dirname(os.path.realpath(cnnlab.__file__))
             package_copy = cached_grading_copy(package_dir, assignment, self._grading())
             data_dir = os.environ.get("CNNLAB_DATA")
-            kernel_cmd = [sys.executable, "-m", "cnnlab.course.kernel", "-f", self.connection_file,
-                          *(extra_arguments or [])]
+            kernel_cmd = [
+                sys.executable,
+                "-m",
+                "cnnlab.course.kernel",
+                "-f",
+                self.connection_file,
+                *(extra_arguments or []),
+            ]
             limits = limits_from_env()
             cmd = bwrap_command(
-                kernel_cmd, notebook_dir=self._notebook_dir, ipc_dir=self._ipc, package_dir=package_dir,
-                package_copy=package_copy, data_dir=data_dir, tmp_bytes=limits["tmp_bytes"],
+                kernel_cmd,
+                notebook_dir=self._notebook_dir,
+                ipc_dir=self._ipc,
+                package_dir=package_dir,
+                package_copy=package_copy,
+                data_dir=data_dir,
+                tmp_bytes=limits["tmp_bytes"],
                 env=sandbox_env(data_dir, assignment),
-                hidden_dirs=self._hidden_packages(assignment))
+                hidden_dirs=self._hidden_packages(assignment),
+            )
             self._cgroup = f"cnnlab-{os.getpid()}-{os.path.basename(self._scratch)}"
             return jail_command(cmd, self._cgroup, limits)
 

@@ -26,11 +26,10 @@ import time
 
 import nbformat
 from nbformat.notebooknode import NotebookNode
-from traitlets import Bool, Integer
-
 from nbgrader import utils
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import Execute
+from traitlets import Bool, Integer
 
 from cnnlab.course import audit, policy, remote
 
@@ -56,15 +55,25 @@ def parse_test_cell(source):
     calls = []
     for statement in tree.body:
         node = statement.value if isinstance(statement, ast.Expr) else None
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"
-                and len(node.args) == 1 and not node.keywords):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "print"
+            and len(node.args) == 1
+            and not node.keywords
+        ):
             node = node.args[0]
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == "grading"
-                and node.func.attr.startswith("check_")):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "grading"
+            and node.func.attr.startswith("check_")
+        ):
             raise UngradableTestCell(f"line {statement.lineno} is not a `grading.check_...(...)` call")
-        calls.append((node.func.attr, [_argument(a) for a in node.args],
-                      {k.arg: _argument(k.value) for k in node.keywords}))
+        calls.append(
+            (node.func.attr, [_argument(a) for a in node.args], {k.arg: _argument(k.value) for k in node.keywords})
+        )
     if not calls:
         raise UngradableTestCell("no `grading.check_...(...)` call")
     return calls
@@ -88,8 +97,12 @@ def _error(ename, message):
 
 
 def _score(points):
-    return NotebookNode(output_type="execute_result", execution_count=None, metadata={},
-                        data={"text/plain": repr(round(float(points), 4))})
+    return NotebookNode(
+        output_type="execute_result",
+        execution_count=None,
+        metadata={},
+        data={"text/plain": repr(round(float(points), 4))},
+    )
 
 
 def _cell_source(cell):
@@ -99,15 +112,18 @@ def _cell_source(cell):
 class TrustedExecute(Execute):
     """nbgrader's Execute step, with graded cells checked in this process (see the module docstring)."""
 
-    probe_timeout = Integer(60, help="Seconds one call of a student's function may take at grading."
-                            ).tag(config=True)
-    notebook_budget = Integer(1800, help="Wall-clock seconds one notebook may use at grading; cells after "
-                                         "that are not run (a notebook of sleeping cells cannot hold up "
-                                         "the class)."
-                              ).tag(config=True)
-    audit_cells = Bool(True, help="Audit the cells a student wrote and skip those that use forbidden "
-                                  "tools (switch off only to test the other defences alone)."
-                       ).tag(config=True)
+    probe_timeout = Integer(60, help="Seconds one call of a student's function may take at grading.").tag(config=True)
+    notebook_budget = Integer(
+        1800,
+        help="Wall-clock seconds one notebook may use at grading; cells after "
+        "that are not run (a notebook of sleeping cells cannot hold up "
+        "the class).",
+    ).tag(config=True)
+    audit_cells = Bool(
+        True,
+        help="Audit the cells a student wrote and skip those that use forbidden "
+        "tools (switch off only to test the other defences alone).",
+    ).tag(config=True)
 
     # ------------------------------------------------------------------ set-up
     def preprocess(self, nb, resources, km=None):
@@ -115,18 +131,20 @@ class TrustedExecute(Execute):
         self._assignment = info["assignment"]
         self._policy = policy.policy_for(self._assignment)
         self._tests, self._points, instructor = self._read_gradebook(
-            info["db_url"], info["assignment"], info["notebook"])
+            info["db_url"], info["assignment"], info["notebook"]
+        )
         instructor |= set(self._release_sources(info["assignment"], info["notebook"]))
         self._instructor_sources = instructor
         self._forbidden_names = audit.library_names(instructor, self._policy)
         self._dead = None
-        self._skipped = {}               # name -> why the cell defining it was not run
+        self._skipped = {}  # name -> why the cell defining it was not run
         self._deadline = time.monotonic() + self.notebook_budget
         self._probe_defined = False
         self._probe_x = None
         if "torch" in self._policy.extra_imports:
             from cnnlab.grading.transfer import make_probe
-            self._probe_x = make_probe()           # fresh: a network cannot be tuned to it
+
+            self._probe_x = make_probe()  # fresh: a network cannot be tuned to it
         return super().preprocess(nb, resources, km)
 
     def _read_gradebook(self, db_url, assignment, notebook):
@@ -145,9 +163,9 @@ class TrustedExecute(Execute):
 
     def _release_sources(self, assignment, notebook):
         from nbgrader.coursedir import CourseDirectory
+
         coursedir = CourseDirectory(config=self.config)
-        path = os.path.join(coursedir.format_path(coursedir.release_directory, ".", assignment),
-                            f"{notebook}.ipynb")
+        path = os.path.join(coursedir.format_path(coursedir.release_directory, ".", assignment), f"{notebook}.ipynb")
         if not os.path.exists(path):
             return []
         release = nbformat.read(path, as_version=4)
@@ -185,10 +203,14 @@ class TrustedExecute(Execute):
                 listed = "; ".join(str(f) for f in findings[:5])
                 for name in audit.rebound_names(source):
                     self._skipped[name] = f"the cell that defines it was not run at grading: it uses {listed}"
-                cell.outputs = [_error("NotRunAtGrading",
-                                       f"this cell was not run at grading because it uses {listed}. "
-                                       "Answers may use NumPy, math and their own functions only; "
-                                       "ask your instructor if you think this is a mistake.")]
+                cell.outputs = [
+                    _error(
+                        "NotRunAtGrading",
+                        f"this cell was not run at grading because it uses {listed}. "
+                        "Answers may use NumPy, math and their own functions only; "
+                        "ask your instructor if you think this is a mistake.",
+                    )
+                ]
                 return cell, resources
             # a name the student binds is theirs from here on (their own `F = ...` is not the library)
             self._forbidden_names = self._forbidden_names - audit.rebound_names(source)
@@ -196,15 +218,17 @@ class TrustedExecute(Execute):
 
     def _run_in_kernel(self, cell, resources, index):
         from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
         self._last_index = index
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
             self._dead = "the kernel died (the notebook's code exited or ran out of memory)"
         except CellTimeoutError:
-            if self._responsive():         # late output on a busy machine, not a stuck kernel
+            if self._responsive():  # late output on a busy machine, not a stuck kernel
                 cell.outputs = list(cell.get("outputs", [])) + [
-                    _error("CellTimeoutError", "this cell did not finish within the grader's time limit")]
+                    _error("CellTimeoutError", "this cell did not finish within the grader's time limit")
+                ]
                 return cell, resources
             self._dead = UNRESPONSIVE
         cell.outputs = list(cell.get("outputs", [])) + [_error("GradingStopped", self._dead)]
@@ -213,6 +237,7 @@ class TrustedExecute(Execute):
     def _responsive(self, seconds=30):
         """True when the kernel still answers a trivial cell within ``seconds``."""
         from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
         saved, saved_cell = self.timeout, self.nb.cells[self._last_index]
         self.timeout = seconds
         try:
@@ -234,13 +259,15 @@ class TrustedExecute(Execute):
         define = not self._probe_defined
         outputs = self._execute_probe(code if define else code.split("\n")[-1])
         self._probe_defined = True
-        if not define and any(o.get("output_type") == "error" and "cnnlab_probe" in str(o.get("evalue"))
-                              for o in outputs):
+        if not define and any(
+            o.get("output_type") == "error" and "cnnlab_probe" in str(o.get("evalue")) for o in outputs
+        ):
             outputs = self._execute_probe(code)
         return outputs
 
     def _execute_probe(self, code):
         from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
         if self._dead:
             raise remote.RemoteError("DeadKernelError", self._dead)
         probe = nbformat.v4.new_code_cell(code)
@@ -251,12 +278,12 @@ class TrustedExecute(Execute):
         except DeadKernelError:
             self._dead = "the kernel died while running your function"
             raise remote.RemoteError("DeadKernelError", self._dead) from None
-        except CellTimeoutError:          # not even the interrupt stopped it
+        except CellTimeoutError:  # not even the interrupt stopped it
             self._dead = UNRESPONSIVE
             raise remote.GradingTimeout("TimeoutError", self._dead) from None
         finally:
             self.timeout = saved_timeout
-            self.nb.cells[self._probe_index] = saved_cell   # nbclient stores the cell it ran
+            self.nb.cells[self._probe_index] = saved_cell  # nbclient stores the cell it ran
         return probe.outputs
 
     # ------------------------------------------------------------------ verdicts
@@ -288,6 +315,7 @@ class TrustedExecute(Execute):
     def _run_check(self, check_name, args, kwargs):
         """``(fraction, message)`` for one ``grading.check_<name>(...)`` call."""
         from cnnlab import grading
+
         check = getattr(grading, check_name, None)
         if check is None:
             return 0.0, f"instructor: unknown check grading.{check_name}"
@@ -298,9 +326,9 @@ class TrustedExecute(Execute):
             names = [v for kind, v in list(args) + list(kwargs.values()) if kind == "name"]
             why = [f"`{n}`: {self._skipped[n]}" for n in names if n in self._skipped]
             return 0.0, "\n".join([str(exc)] + why)
-        except AssertionError as failure:      # e.g. a network that cannot be replayed
+        except AssertionError as failure:  # e.g. a network that cannot be replayed
             return 0.0, str(failure)
-        except Exception as exc:               # an answer the grader cannot read is a wrong answer
+        except Exception as exc:  # an answer the grader cannot read is a wrong answer
             return 0.0, f"the grader could not read your notebook's value ({type(exc).__name__}: {exc})"
         try:
             result = check(*values, **named)
@@ -309,7 +337,7 @@ class TrustedExecute(Execute):
             return min(max(fraction, 0.0), 0.999), str(failure)
         except remote.RemoteError as exc:
             return 0.0, f"{exc.ename}: {exc}"
-        except Exception as exc:   # a bug in a check must not crash the class's grading
+        except Exception as exc:  # a bug in a check must not crash the class's grading
             self.log.error("cnnlab: check %s failed with %r", check_name, exc)
             return 0.0, f"the grader could not finish this test ({type(exc).__name__}: {exc})"
         return 1.0, f"✓ {result!r}" if result is not None else "✓ passed"
@@ -323,5 +351,3 @@ class TrustedExecute(Execute):
 
 def _is_solution_cell(notebook, name):
     return any(cell.name == name for cell in notebook.solution_cells)
-
-
