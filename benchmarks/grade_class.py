@@ -204,7 +204,8 @@ def run_dask(args, assignments):
         for line in wrong[:10] + [f"  FAILED {k}: {v}" for k, v in list(report.failed.items())[:5]]:
             print("  " + line)
 
-    print("\nCPU seconds per submission (nbgrader autograde + its kernel), by assignment:")
+    print("\nCPU seconds per submission, by assignment (the forked nbgrader and the processes it waited for; a"
+          "\nlower bound: a sandboxed kernel killed at shutdown is not counted):")
     per_student_cpu = 0.0
     for name in assignments:
         values = cpu_by_assignment[name]
@@ -222,7 +223,9 @@ def run_dask(args, assignments):
         efficiency = 1.0
     projected = 1000 * per_student_cpu / (64 * max(efficiency, 1e-9))
     print(f"projection: 1,000 students x {len(assignments)} assignments on 64 cores (one worker per core, "
-          f"efficiency {efficiency:.2f}): {projected / 60:.0f} min ({projected / 3600:.1f} h)")
+          f"efficiency {efficiency:.2f}), from the CPU lower bound: {projected / 60:.0f} min; "
+          f"from the wall time per student with {min(walls)} worker(s): "
+          f"{1000 * walls[min(walls)] / args.students / 64 * min(walls) / 60:.0f} min")
     for workers, wall in walls.items():
         print(f"HEADLINE: {wall / args.students:.1f} s per student for the whole course "
               f"({len(assignments)} assignments, {workers} worker(s), {os.cpu_count()} CPUs, cnnlab grade)")
