@@ -406,6 +406,86 @@ CASES = [
         0,
         True,
     ),
+    # -- found by a red team: strings turned into attribute reads or code, NumPy's polynomial products,
+    #    display ids that would rewrite the grader's own output
+    (
+        "formatter_get_field",
+        "S",
+        [
+            answer(
+                "ex_correlate1d",
+                "import string\n"
+                "def correlate1d(x, w, mode='valid'):\n"
+                "    f = string.Formatter().get_field('0.corr' + 'elate', [np], {})[0]\n"
+                "    return f(np.asarray(x, float), np.asarray(w, float), mode)\n",
+            )
+        ],
+        "correlate_and_convolve_lost",
+        False,
+    ),
+    (
+        "type_hints_evaluate_strings",
+        "S",
+        [
+            answer(
+                "ex_correlate1d",
+                "import typing\n"
+                "def hint(a: 'np.correlate'):\n    pass\n"
+                "def correlate1d(x, w, mode='valid'):\n"
+                "    return typing.get_type_hints(hint)['a'](np.asarray(x, float), np.asarray(w, float), mode)\n",
+            )
+        ],
+        "correlate_and_convolve_lost",
+        False,
+    ),
+    (
+        "poly1d_product",
+        "S",
+        [
+            answer(
+                "ex_convolve1d",
+                "def convolve1d(x, w, mode='valid'):\n"
+                "    full = (np.poly1d(np.asarray(x, float)) * np.poly1d(np.asarray(w, float))).coeffs\n"
+                "    n, k = len(x), len(w)\n"
+                "    full = np.concatenate([np.zeros(n + k - 1 - len(full)), full])\n"
+                "    if mode == 'full':\n        return full\n"
+                "    if mode == 'same':\n        start = (min(n, k) - 1) // 2\n"
+                "        return full[start:start + max(n, k)]\n"
+                "    return full[min(n, k) - 1:max(n, k)]\n",
+            )
+        ],
+        "convolve_lost",
+        False,
+    ),
+    (
+        "display_id_rewrites_the_grade",
+        "S",
+        [
+            answer(
+                "ex_output_length",
+                "shown = []\n"
+                "def output_length(n, k, mode):\n"
+                "    if not shown:\n"
+                "        shown.append(1)\n"
+                "        display({'text/plain': 'pad'}, raw=True, display_id='pad0')\n"
+                "        display({'text/plain': 'evil'}, raw=True, display_id='evil1')\n"
+                "    return n - k + 1\n",
+            ),
+            add_cell(
+                "display({'text/plain': '2.0'}, raw=True, display_id='evil1', update=True)",
+                after="test_output_length",
+            ),
+        ],
+        "output_length_not_full",
+        True,
+    ),
+    (
+        "output_flood",
+        "S",
+        [add_cell("for _ in range(60):\n    print('x' * 1_000_000)", after="test_w_diff")],
+        "full",
+        True,
+    ),
     # -- harm to others through the disk and processes ------------------------------------------
     (
         "writes_gradebook",
@@ -641,6 +721,11 @@ def _run_matrix(tmp_path_factory, audit):
         submit(course, f"a_{name}", ASSIGNMENT, build(solution if base == "S" else release, edits, paths))
     for name in HONEST_LAST:
         submit(course, name, ASSIGNMENT, solution)
+    # a submission whose notebook is a symbolic link to a classmate's (nbgrader would follow it)
+    linked = course / "submitted" / "a_symlinked_notebook" / ASSIGNMENT
+    linked.mkdir(parents=True)
+    (linked / f"{ASSIGNMENT}.ipynb").symlink_to(course / "submitted" / "zz_honest" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    (linked / "timestamp.txt").write_text("2026-11-21 12:00:00.000000 UTC")
     before = {
         "config": (course / "nbgrader_config.py").read_bytes(),
         "solutions": _tree_digest(course / "solutions"),
@@ -678,6 +763,11 @@ def _intended(kind, cells):
         return full
     if kind == "correlate_and_convolve_lost":
         return full - cells["test_correlate1d"][1] - cells["test_convolve1d"][1]
+    if kind == "convolve_lost":
+        return full - cells["test_convolve1d"][1]
+    if kind == "output_length_not_full":  # wrong answer: 0 or a partial score, never the full 2
+        got, most = cells["test_output_length"]
+        return full - most + got if got < most else -1
     if kind == "output_length_lost":
         return full - cells["test_output_length"][1]
     if kind == "output_length_and_later_lost":
@@ -710,6 +800,11 @@ def test_every_case_gets_its_intended_score(matrix):
         if abs(score - want) > 1e-9:
             wrong.append(f"{name}: {score} (intended {want}) {cells}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_notebook_linked_to_a_classmates_gets_nothing(matrix):
+    score, _, cells = matrix["scores"]["a_symlinked_notebook"]
+    assert score == 0, cells
 
 
 def test_honest_students_graded_after_the_attackers_keep_full_marks(matrix):

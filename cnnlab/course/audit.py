@@ -105,6 +105,10 @@ class _Auditor(ast.NodeVisitor):
         self.forbidden_names = saved
 
     def visit_FunctionDef(self, node):
+        self._check_annotation(getattr(node, "returns", None))
+        for arg in ast.walk(node.args):
+            if isinstance(arg, ast.arg):
+                self._check_annotation(arg.annotation)
         # defaults and decorators are evaluated outside the function: the outer names apply there
         for outer in (
             node.args.defaults
@@ -156,6 +160,17 @@ class _Auditor(ast.NodeVisitor):
             self.flag(node, f"`.{name}`")
         elif name in self.policy.reference_attributes:
             self.flag(node, f"`.{name}`, a ready-made implementation (the exercise is to write it)")
+        self.generic_visit(node)
+
+    def _check_annotation(self, annotation):
+        # typing.get_type_hints, functools.singledispatch, ... evaluate string annotations as code
+        if annotation is not None and any(
+            isinstance(n, ast.Constant) and isinstance(n.value, str) for n in ast.walk(annotation)
+        ):
+            self.flag(annotation, "a string as a type annotation")
+
+    def visit_AnnAssign(self, node):
+        self._check_annotation(node.annotation)
         self.generic_visit(node)
 
     def visit_MatchClass(self, node):
@@ -227,6 +242,8 @@ def _bound_names(node):
         return [(a.asname or a.name).split(".")[0] for a in node.names]
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return [node.name]
+    if isinstance(node, ast.AnnAssign) and node.value is None:
+        return []  # `F: object` only annotates: F is still what it was
     targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
     return [t.id for t in targets if isinstance(t, ast.Name)]
 

@@ -25,6 +25,8 @@ students apart; use an authenticated exchange there (docs/instructors.md).
 
 import glob
 import os
+import shutil
+import tempfile
 import pwd
 import stat
 from collections import defaultdict
@@ -115,6 +117,23 @@ class OwnerCheckedCollect(ExchangeCollect):
             if on_time:
                 return on_time[0]
         return records[0]
+
+    def do_copy(self, src, dest, log=None):
+        """nbgrader's copy, minus symbolic links: a link in a submission would make collect (run as
+        the instructor) copy whatever it points to -- solutions, a classmate's work -- into it."""
+        links = [os.path.join(root, name) for root, dirs, files in os.walk(src)
+                 for name in dirs + files if os.path.islink(os.path.join(root, name))]
+        if not links:
+            return super().do_copy(src, dest, log=log)
+        self.log.error("Not collected: symbolic links in %s: %s", src, ", ".join(links))
+        with tempfile.TemporaryDirectory() as tmp:
+            clean = os.path.join(tmp, "submission")
+            shutil.copytree(src, clean, symlinks=True)
+            for root, dirs, files in os.walk(clean):
+                for name in dirs + files:
+                    if os.path.islink(os.path.join(root, name)):
+                        os.unlink(os.path.join(root, name))
+            return super().do_copy(clean, dest, log=log)
 
     def copy_files(self):
         # nbgrader's check only warns; every remaining record has passed ours.

@@ -18,198 +18,58 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
-#: Modules any answer may import (and their submodules, minus NUMPY_INTERNALS).
+# fmt: off
+#: Modules any answer may import (and their submodules, minus NUMPY_INTERNALS). Not allowed although
+#: harmless-looking: `typing`, `string`, `dataclasses` and friends turn strings into attribute reads or
+#: code (typing.get_type_hints evaluates annotations; string.Formatter().get_field is getattr by name),
+#: and tqdm/IPython reach the notebook's display machinery (display ids).
 ALLOWED_IMPORTS = (
-    "numpy",
-    "math",
-    "cmath",
-    "itertools",
-    "functools",
-    "collections",
-    "typing",
-    "dataclasses",
-    "random",
-    "time",
-    "copy",
-    "string",
-    "re",
-    "statistics",
-    "fractions",
-    "decimal",
-    "warnings",
-    "enum",
-    "abc",
-    "numbers",
-    "pprint",
-    "textwrap",
-    "matplotlib",
-    "tqdm",
+    "numpy", "math", "cmath", "itertools", "functools", "collections", "random", "time", "copy",
+    "re", "statistics", "fractions", "decimal", "warnings", "matplotlib",
 )
-NUMPY_INTERNALS = ("numpy.ctypeslib", "numpy.f2py", "numpy.distutils", "numpy._core", "numpy.core")
+NUMPY_INTERNALS = ("numpy.ctypeslib", "numpy.f2py", "numpy.distutils", "numpy._core", "numpy.core",
+                   "numpy.testing")
 
-#: Built-in names that reach around Python's normal rules; no exercise needs them.
-FORBIDDEN_BUILTINS = frozenset(
-    {
-        "exec",
-        "eval",
-        "compile",
-        "getattr",
-        "setattr",
-        "delattr",
-        "globals",
-        "locals",
-        "vars",
-        "open",
-        "input",
-        "breakpoint",
-        "__import__",
-        "get_ipython",
-        "exit",
-        "quit",
-        "help",
-        "memoryview",
-    }
-)
+#: Built-in names that reach around Python's normal rules (and the display machinery); no exercise needs them.
+FORBIDDEN_BUILTINS = frozenset({
+    "__import__", "breakpoint", "clear_output", "compile", "delattr", "display", "eval", "exec", "exit",
+    "get_ipython", "getattr", "globals", "help", "input", "locals", "memoryview", "open", "quit", "setattr",
+    "update_display", "vars",
+})
 
-#: Attribute names that lead to the interpreter's internals, the file system or other modules.
-FORBIDDEN_ATTRIBUTES = frozenset(
-    {
-        "sys",
-        "os",
-        "modules",
-        "builtins",
-        "importlib",
-        "subprocess",
-        "ctypes",
-        "ctypeslib",
-        "gc",
-        "inspect",
-        "environ",
-        "getenv",
-        "system",
-        "popen",
-        "spawn",
-        "fork",
-        "kill",
-        "execv",
-        "execve",
-        "f_back",
-        "f_globals",
-        "f_locals",
-        "f_builtins",
-        "f_code",
-        "tb_frame",
-        "tb_next",
-        "gi_frame",
-        "cr_frame",
-        "ag_frame",
-        "gi_code",
-        "func_globals",
-        "settrace",
-        "setprofile",
-        "get_objects",
-        "get_referrers",
-        "get_referents",
-        "attrgetter",
-        "methodcaller",
-        "import_module",
-        "reload",
-        "exec",
-        "eval",
-        "compile",
-        "getattr",
-        "setattr",
-        "delattr",
-        "load",
-        "loads",
-        "loadtxt",
-        "fromfile",
-        "genfromtxt",
-        "memmap",
-        "save",
-        "savez",
-        "savez_compressed",
-        "savetxt",
-        "tofile",
-        "read_text",
-        "read_bytes",
-        "write_text",
-        "write_bytes",
-        "open",
-        "mro",
-        "run_line_magic",
-        "run_cell_magic",
-        "system_piped",
-        "getoutput",
-        "user_ns",
-        "comm_manager",
-    }
-)
+#: Attribute names that lead to the interpreter's internals, the file system, other modules, or that
+#: turn strings into attribute reads and code.
+FORBIDDEN_ATTRIBUTES = frozenset({
+    "Formatter", "ForwardRef", "ag_frame", "attrgetter", "build_and_import_extension", "builtins",
+    "clear_output", "comm_manager", "compile", "cr_frame", "ctypes", "ctypeslib", "delattr", "display",
+    "environ", "eval", "exec", "execv", "execve", "extbuild", "f_back", "f_builtins", "f_code", "f_globals",
+    "f_locals", "fork", "format_field", "fromfile", "func_globals", "gc", "genfromtxt", "get_field",
+    "get_objects", "get_referents", "get_referrers", "get_type_hints", "getattr", "getenv", "getoutput",
+    "gi_code", "gi_frame", "import_module", "importlib", "inspect", "kill", "load", "loads", "loadtxt",
+    "memmap", "methodcaller", "modules", "mro", "open", "os", "popen", "publish_display_data", "read_bytes",
+    "read_text", "reload", "run_cell_magic", "run_line_magic", "save", "savetxt", "savez", "savez_compressed",
+    "setattr", "setprofile", "settrace", "singledispatch", "singledispatchmethod", "spawn", "subprocess",
+    "sys", "system", "system_piped", "tb_frame", "tb_next", "tofile", "update_display", "user_ns", "vformat",
+    "write_bytes", "write_text",
+})
 #: Dunder attributes an honest answer uses (``super().__init__()`` in a torch module, ``__name__``).
 ALLOWED_DUNDERS = frozenset({"__init__", "__name__"})
 
-#: The course's own reference numerics, by name (reached as attributes: ``F.conv2d``, ``np.correlate``).
-REFERENCE_ATTRIBUTES = frozenset(
-    {
-        "correlate",
-        "convolve",
-        "correlate2",
-        "polymul",
-        "polynomial",
-        "Polynomial",
-        "fftconvolve",
-        "oaconvolve",
-        "correlate1d",
-        "convolve1d",
-        "correlate2d",
-        "convolve2d",
-        "conv1d",
-        "conv2d",
-        "conv2d_single",
-        "conv1d_naive",
-        "conv2d_naive",
-        "correlate1d_naive",
-        "correlate2d_naive",
-        "conv2d_backward",
-        "conv2d_backward_naive",
-        "max_pool2d",
-        "avg_pool2d",
-        "min_pool2d",
-        "lp_pool2d",
-        "max_pool2d_backward",
-        "avg_pool2d_backward",
-        "max_pool2d_naive",
-        "avg_pool2d_naive",
-        "zero_pad",
-        "conv_output_size",
-        "numerical_gradient",
-        "layer_table",
-        "conv_params",
-        "linear_params",
-        "conv_macs",
-        "count_params",
-        "alexnet",
-        "alexnet_spec",
-        "vgg16",
-        "vgg16_spec",
-        "confusion_matrix",
-        "confusion_counts",
-        "conv1d_backward",
-        "convolve1d_naive",
-        "convolve2d_naive",
-        "max_pool2d_backward_naive",
-        "min_pool2d_backward",
-        "avg_pool2d_naive",
-        "min_pool2d_naive",
-        "im2col",
-        "col2im",
-        "conv",
-        "pool",
-        "functional",
-        "gradcheck",
-        "numerical_gradient_of",
-    }
-)
+#: The course's own reference numerics and NumPy's ready-made equivalents, by name (reached as
+#: attributes: ``F.conv2d``, ``np.correlate``, ``np.poly1d(x) * np.poly1d(w)``).
+REFERENCE_ATTRIBUTES = frozenset({
+    "Polynomial", "alexnet", "alexnet_spec", "avg_pool2d", "avg_pool2d_backward", "avg_pool2d_naive",
+    "col2im", "confusion_counts", "confusion_matrix", "conv", "conv1d", "conv1d_backward", "conv1d_naive",
+    "conv2d", "conv2d_backward", "conv2d_backward_naive", "conv2d_naive", "conv2d_single", "conv_macs",
+    "conv_output_size", "conv_params", "convolve", "convolve1d", "convolve1d_naive", "convolve2d",
+    "convolve2d_naive", "correlate", "correlate1d", "correlate1d_naive", "correlate2", "correlate2d",
+    "correlate2d_naive", "count_params", "fftconvolve", "functional", "gradcheck", "im2col", "layer_table",
+    "linear_params", "lp_pool2d", "max_pool2d", "max_pool2d_backward", "max_pool2d_backward_naive",
+    "max_pool2d_naive", "min_pool2d", "min_pool2d_backward", "min_pool2d_naive", "numerical_gradient",
+    "numerical_gradient_of", "oaconvolve", "poly1d", "polymul", "polynomial", "pool", "vgg16", "vgg16_spec",
+    "zero_pad",
+})
+# fmt: on
 
 #: Library packages whose names, when an instructor cell imports them, answers may not use.
 LIBRARY_PREFIXES = ("cnnlab", "torch", "scipy", "IPython", "ipywidgets", "nbgrader")

@@ -326,6 +326,7 @@ def _make_kernel_manager_class():
         assignment = None
         _scratch = None
         _cgroup = None
+        _ipc = None
 
         def _grading(self):
             return os.environ.get("NBGRADER_EXECUTION") == "autograde"
@@ -419,6 +420,14 @@ def _make_kernel_manager_class():
                 return await super().shutdown_kernel(now=now, restart=restart)
             finally:
                 self.cleanup_sandbox()
+
+        def lock_ipc_folder(self):
+            """Once the kernel's sockets exist, take the folder away from it (it is the one host
+            folder the kernel could write to). As root: hand it to an unmapped uid, read-only."""
+            if not getattr(self, "_sandboxed", False) or self._ipc is None or os.geteuid() != 0:
+                return
+            os.chown(self._ipc, 65534, 65534)
+            os.chmod(self._ipc, 0o755)
 
         def cleanup_sandbox(self):
             """Kill whatever is left in the kernel's cgroup and delete its scratch folder."""

@@ -119,6 +119,9 @@ class TrustedExecute(Execute):
         "that are not run (a notebook of sleeping cells cannot hold up "
         "the class).",
     ).tag(config=True)
+    max_output_bytes = Integer(
+        4 * 1024**2, help="Outputs one cell may send the grader, in bytes; the rest is dropped."
+    ).tag(config=True)
     audit_cells = Bool(
         True,
         help="Audit the cells a student wrote and skip those that use forbidden "
@@ -136,7 +139,9 @@ class TrustedExecute(Execute):
         instructor |= set(self._release_sources(info["assignment"], info["notebook"]))
         self._instructor_sources = instructor
         self._forbidden_names = audit.library_names(instructor, self._policy)
-        self._dead = None
+        self._dead = self._links_in_submission(info["assignment"], info["student"])
+        self._output_bytes, self._output_capped, self._in_probe = {}, set(), False
+        self._ipc_locked = False
         self._skipped = {}  # name -> why the cell defining it was not run
         self._deadline = time.monotonic() + self.notebook_budget
         self._probe_defined = False
@@ -171,6 +176,25 @@ class TrustedExecute(Execute):
         release = nbformat.read(path, as_version=4)
         return [_cell_source(c) for c in release.cells if c.cell_type == "code"]
 
+    def _links_in_submission(self, assignment, student):
+        """A reason not to grade, when the submitted folder holds symbolic links (nbgrader follows
+        them when it copies the submission: a link could bring a classmate's notebook or the
+        solutions into this one), else None."""
+        from nbgrader.coursedir import CourseDirectory
+
+        coursedir = CourseDirectory(config=self.config)
+        folder = coursedir.format_path(coursedir.submitted_directory, student, assignment)
+        links = [
+            os.path.relpath(os.path.join(root, name), folder)
+            for root, dirs, files in os.walk(folder)
+            for name in dirs + files
+            if os.path.islink(os.path.join(root, name))
+        ]
+        if not links:
+            return None
+        self.log.error("cnnlab: %s's submission of %s holds symbolic links: %s", student, assignment, links)
+        return f"the submission holds symbolic links ({', '.join(links[:3])}); it was not graded"
+
     def create_kernel_manager(self):
         km = super().create_kernel_manager()
         km.assignment = self._assignment
@@ -187,6 +211,10 @@ class TrustedExecute(Execute):
             self.log.debug("cnnlab: cell %d took %.2f s", index, time.perf_counter() - started)
 
     def _preprocess_code_cell(self, cell, resources, index):
+        if not self._ipc_locked:  # the kernel is up and its sockets exist
+            self._ipc_locked = True
+            if hasattr(self.km, "lock_ipc_folder"):
+                self.km.lock_ipc_folder()
         if not self._dead and time.monotonic() > self._deadline:
             self._dead = f"the notebook used up its {self.notebook_budget} s of grading time"
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -249,6 +277,27 @@ class TrustedExecute(Execute):
             self.timeout = saved
             self.nb.cells[self._last_index] = saved_cell
 
+    # ------------------------------------------------------------------ outputs
+    def output(self, outs, msg, display_id, cell_index):
+        """nbclient's output handler, with a byte budget per cell (a flood cannot exhaust the grader)."""
+        import json as _json
+
+        if self._in_probe:  # a probe's answer is read (and size-checked) by the grader itself
+            return super().output(outs, msg, display_id, cell_index)
+        used = self._output_bytes.get(cell_index, 0) + len(_json.dumps(msg.get("content", {}), default=str))
+        self._output_bytes[cell_index] = used
+        if used > self.max_output_bytes:
+            if cell_index not in self._output_capped:
+                self._output_capped.add(cell_index)
+                outs.append(_stream(f"[output beyond {self.max_output_bytes} bytes dropped by the grader]"))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+    def _forget_display_ids(self, index):
+        """No later `update_display` may rewrite what the grader wrote into cell ``index``."""
+        for cell_map in self._display_id_map.values():
+            cell_map.pop(index, None)
+
     # ------------------------------------------------------------------ probes
     def _run_probe(self, code):
         """Execute ``code`` in the kernel as a throw-away cell; return its outputs.
@@ -273,6 +322,7 @@ class TrustedExecute(Execute):
         probe = nbformat.v4.new_code_cell(code)
         saved_timeout, saved_cell = self.timeout, self.nb.cells[self._probe_index]
         self.timeout = self.probe_timeout
+        self._in_probe = True
         try:
             self.execute_cell(probe, self._probe_index, store_history=False)
         except DeadKernelError:
@@ -283,6 +333,7 @@ class TrustedExecute(Execute):
             raise remote.GradingTimeout("TimeoutError", self._dead) from None
         finally:
             self.timeout = saved_timeout
+            self._in_probe = False
             self.nb.cells[self._probe_index] = saved_cell  # nbclient stores the cell it ran
         return probe.outputs
 
@@ -311,6 +362,7 @@ class TrustedExecute(Execute):
         else:
             cell.outputs = [_error("AssertionError", text or "failed")]
         cell.execution_count = None
+        self._forget_display_ids(index)  # the probes ran at this index: their display ids end here
 
     def _run_check(self, check_name, args, kwargs):
         """``(fraction, message)`` for one ``grading.check_<name>(...)`` call."""
