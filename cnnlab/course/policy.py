@@ -111,12 +111,45 @@ ONE_D_REFERENCES = (
     "conv1d_backward",
 )
 
+#: The references each notebook's exercises must not be able to call at grading, even by a road the
+#: audit does not know: inside the sandbox they raise. (A demo cell that calls one shows that error in
+#: the graded copy; scores do not depend on demo cells.)
+TWO_D_REFERENCES = (
+    "zero_pad",
+    "correlate2d",
+    "correlate2d_naive",
+    "convolve2d",
+    "convolve2d_naive",
+    "conv2d",
+    "conv2d_naive",
+    "conv2d_from_columns",
+)
+POOLING_REFERENCES = (
+    "max_pool2d",
+    "max_pool2d_naive",
+    "avg_pool2d",
+    "avg_pool2d_naive",
+    "min_pool2d",
+    "lp_pool2d",
+    "max_pool2d_with_winners",
+)
+BACKPROP_REFERENCES = (
+    "conv2d_backward",
+    "conv2d_backward_naive",
+    "conv2d_backward_columns",
+    "max_pool2d_backward",
+    "max_pool2d_backward_naive",
+    "min_pool2d_backward",
+    "max_pool2d_with_winners",
+    "numerical_gradient",
+)
+
 POLICIES = {
     "01_convolution_1d": Policy(stubs=ONE_D_REFERENCES, hidden_packages=("scipy", "torch")),
-    "02_convolution_2d": Policy(hidden_packages=("scipy", "torch")),
-    "03_multichannel": Policy(),
-    "04_pooling": Policy(hidden_packages=("scipy", "torch")),
-    "05_backprop": Policy(hidden_packages=("scipy", "torch")),
+    "02_convolution_2d": Policy(stubs=TWO_D_REFERENCES, hidden_packages=("scipy", "torch")),
+    "03_multichannel": Policy(stubs=TWO_D_REFERENCES),
+    "04_pooling": Policy(stubs=POOLING_REFERENCES, hidden_packages=("scipy", "torch")),
+    "05_backprop": Policy(stubs=BACKPROP_REFERENCES, hidden_packages=("scipy", "torch")),
     "06_mnist_cnn": Policy(
         extra_imports=("torch", "cnnlab.nn", "cnnlab.optim"),
         allowed_library_names=("nn", "tnn", "torch", "optim", "TF", "F"),
