@@ -21,9 +21,8 @@ Layouts for ``--workers K``:
   ``nbgrader autograde <assignment>`` for every assignment. Scores are merged at the end from the
   K gradebooks.
 * ``shared``: one course, K threads each running ``nbgrader autograde <assignment> --student <id>``
-  per student. Kept to show why it is not used: concurrent writers share one sqlite gradebook, and
-  the sandbox (``cnnlab/grading/sandbox.py``) restores ``gradebook.db`` to the bytes it had when a
-  kernel started if it changed meanwhile, which also undoes another process's legitimate writes.
+  per student. Kept to show why it is not used: concurrent nbgrader processes write one sqlite
+  gradebook at the same time (``cnnlab grade`` has its coordinator write it alone).
 
 The last line printed is the headline: seconds of wall time per student for the whole course.
 """
