@@ -351,26 +351,27 @@ def audit_notebook(path, assignment, release_sources=(), restored_ids=()):
     return report
 
 
-def _release_cells(course_dir, assignment, notebook):
-    path = os.path.join(course_dir, "notebooks", assignment, f"{notebook}.ipynb")
+def _release_cells(release_folder, notebook):
+    """Code cells of ``release_folder/<notebook>.ipynb`` (the assignment's released notebook)."""
+    path = os.path.join(release_folder, f"{notebook}.ipynb")
     if not os.path.exists(path):
         return []
     with open(path) as f:
         return [c for c in json.load(f)["cells"] if c["cell_type"] == "code"]
 
 
-def release_sources(course_dir, assignment, notebook):
+def release_sources(release_folder, notebook):
     """Code-cell sources of the released notebook (the instructor's own code)."""
     return tuple(
         "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-        for c in _release_cells(course_dir, assignment, notebook)
+        for c in _release_cells(release_folder, notebook)
     )
 
 
-def restored_ids(course_dir, assignment, notebook):
+def restored_ids(release_folder, notebook):
     """Grade ids of the released notebook's locked or graded, non-answer cells."""
     ids = set()
-    for cell in _release_cells(course_dir, assignment, notebook):
+    for cell in _release_cells(release_folder, notebook):
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if (meta.get("locked") or meta.get("grade")) and not meta.get("solution"):
             ids.add(meta.get("grade_id"))
@@ -397,8 +398,8 @@ def main(argv=None):
         report = audit_notebook(
             path,
             assignment,
-            release_sources(args.course, assignment, notebook),
-            restored_ids(args.course, assignment, notebook),
+            release_sources(os.path.join(args.course, "notebooks", assignment), notebook),
+            restored_ids(os.path.join(args.course, "notebooks", assignment), notebook),
         )
         for index, findings in report:
             hits += 1

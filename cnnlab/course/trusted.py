@@ -170,11 +170,7 @@ class TrustedExecute(Execute):
         from nbgrader.coursedir import CourseDirectory
 
         coursedir = CourseDirectory(config=self.config)
-        path = os.path.join(coursedir.format_path(coursedir.release_directory, ".", assignment), f"{notebook}.ipynb")
-        if not os.path.exists(path):
-            return []
-        release = nbformat.read(path, as_version=4)
-        return [_cell_source(c) for c in release.cells if c.cell_type == "code"]
+        return audit.release_sources(coursedir.format_path(coursedir.release_directory, ".", assignment), notebook)
 
     def _links_in_submission(self, assignment, student):
         """A reason not to grade, when the submitted folder holds symbolic links (nbgrader follows
