@@ -63,3 +63,19 @@ def test_pad_and_unpad_round_trip():
     assert padded.shape == (1, 2, 5, 8) and np.isneginf(padded[0, 0, 0, 0])
     np.testing.assert_array_equal(W.unpad(padded, (1, 2)), x)
     assert W.pad(x, (0, 0)) is x
+
+
+@pytest.mark.parametrize("shape, kernel, stride, padding, dilation", CASES)
+def test_row_then_column_views_give_every_tap_of_every_window(shape, kernel, stride, padding, dilation):
+    """Separable windows: the column views of a row view are exactly the tap views (u, v)."""
+    rng = np.random.default_rng(1)
+    x_pad = W.pad(rng.standard_normal(shape), padding)
+    out_hw = output_hw(x_pad.shape[2:], kernel, stride, (0, 0), dilation)
+    taps = W.offset_views(x_pad, kernel, stride, dilation, out_hw)
+    rows = W.row_views(x_pad, kernel[0], stride[0], dilation[0], out_hw[0])
+    for u, row in enumerate(rows):
+        for v, view in enumerate(W.column_views(row, kernel[1], stride[1], dilation[1], out_hw[1])):
+            np.testing.assert_array_equal(view, taps[u * kernel[1] + v])
+    row_maxima = [np.max(W.column_views(row, kernel[1], stride[1], dilation[1], out_hw[1]), axis=0) for row in rows]
+    separable_max = np.max(row_maxima, axis=0)
+    np.testing.assert_array_equal(separable_max, np.max(taps, axis=0))

@@ -25,6 +25,12 @@ arrays:
   different, so ``view += values`` adds each exactly once; overlapping windows meet across
   taps and add up, as the chain rule wants.
 
+Pooling can go one step further, because a max (or a sum) over a 2-D window is a max over
+its KH rows of the max over each row's KW taps: *separable* windows. :func:`row_views` gives
+the KH row taps, :func:`column_views` the KW column taps; combining along one direction, then
+the other, costs ``KH + KW`` passes instead of ``KH*KW``, and the row pass reads whole
+contiguous rows.
+
 ``kernel``, ``stride``, ``dilation`` and ``out_hw`` are ``(h, w)`` pairs of checked ints
 (see :mod:`cnnlab._validation` and :func:`cnnlab.functional.sizes.output_hw`).
 """
@@ -40,7 +46,10 @@ def pad(x, padding, value=0.0):
     ph, pw = padding
     if ph == 0 and pw == 0:
         return x
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+    n, c, h, w = x.shape
+    x_pad = np.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
+    x_pad[:, :, ph : ph + h, pw : pw + w] = x
+    return x_pad
 
 
 def unpad(x_pad, padding):
@@ -70,6 +79,19 @@ def offset_views(x_pad, kernel, stride, dilation, out_hw):
     are views, so writing into a view of a gradient array writes into that array.
     """
     return [x_pad[:, :, rows, cols] for _, _, rows, cols in tap_slices(kernel, stride, dilation, out_hw)]
+
+
+def row_views(x_pad, kh, sh, dh, h_out):
+    """KH views (N, C, H_out, W), one per window row ``u``: ``view_u[n, c, i, :] = x_pad[n, c, i*s + u*d, :]``.
+
+    The columns are kept whole, so a view reads complete rows.
+    """
+    return [x_pad[:, :, u * dh : u * dh + sh * (h_out - 1) + 1 : sh, :] for u in range(kh)]
+
+
+def column_views(x_pad, kw, sw, dw, w_out):
+    """KW views (..., W_out), one per window column ``v``: ``view_v[..., j] = x_pad[..., j*s + v*d]``."""
+    return [x_pad[..., v * dw : v * dw + sw * (w_out - 1) + 1 : sw] for v in range(kw)]
 
 
 def im2col(x, padding, kernel, stride, dilation, out_hw, batch_first=True):

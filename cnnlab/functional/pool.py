@@ -18,7 +18,7 @@ row-major order when several values tie, like PyTorch).
 import numpy as np
 
 from cnnlab._validation import as_array, as_pair, check_dout, check_positive_float
-from cnnlab.functional._windows import offset_views, pad, unpad
+from cnnlab.functional._windows import column_views, offset_views, pad, row_views, unpad
 from cnnlab.functional.sizes import check_pool_padding, output_hw
 
 # ----------------------------------------------------------------------------- checks
@@ -130,11 +130,21 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
     array([[16.,  9.],
            [67., 13.]])
     """
-    x, kernel, stride, padding, dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding, dilation)
-    views = offset_views(pad(x, padding, -np.inf), kernel, stride, dilation, out_hw)
-    out = views[0].copy()
-    for view in views[1:]:
-        np.maximum(out, view, out=out)  # out[n, c, i, j] = max_{u, v} x_pad[n, c, i*s + u*d, j*s + v*d]
+    x, (kh, kw), (sh, sw), padding, (dh, dw), (h_out, w_out) = _check_pool_args(
+        x, kernel_size, stride, padding, dilation
+    )
+    # separable: out[n, c, i, j] = max_v ( max_u x_pad[n, c, i*s + u*d, j*s + v*d] )
+    row_max = _combine(row_views(pad(x, padding, -np.inf), kh, sh, dh, h_out), np.maximum)  # (N, C, H_out, Wp)
+    return _combine(column_views(row_max, kw, sw, dw, w_out), np.maximum)  # (N, C, H_out, W_out)
+
+
+def _combine(views, ufunc):
+    """``ufunc`` (np.maximum or np.add) folded over equally shaped ``views``, into a new array."""
+    if len(views) == 1:
+        return views[0].copy()
+    out = ufunc(views[0], views[1])
+    for view in views[2:]:
+        ufunc(out, view, out=out)
     return out
 
 
@@ -166,11 +176,10 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     array([[ 9.5 ,  4.75],
            [25.75,  7.75]])
     """
-    x, (kh, kw), stride, padding, dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding)
-    views = offset_views(pad(x, padding, 0.0), (kh, kw), stride, dilation, out_hw)
-    total = views[0].copy()
-    for view in views[1:]:
-        total += view  # total[n, c, i, j] = sum_{u, v} x_pad[n, c, i*s + u, j*s + v]
+    x, (kh, kw), (sh, sw), padding, _, (h_out, w_out) = _check_pool_args(x, kernel_size, stride, padding)
+    # separable: total[n, c, i, j] = sum_v ( sum_u x_pad[n, c, i*s + u, j*s + v] )
+    row_sum = _combine(row_views(pad(x, padding, 0.0), kh, sh, 1, h_out), np.add)  # (N, C, H_out, Wp)
+    total = _combine(column_views(row_sum, kw, sw, 1, w_out), np.add)  # (N, C, H_out, W_out)
     total /= kh * kw  # out = total / (KH*KW)
     return total
 
@@ -236,13 +245,15 @@ def max_pool2d_with_winners(x, kernel, stride, padding, dilation, out_hw):
     Returns ``out`` (N, C, H_out, W_out) and ``winners`` of the same shape: the tap
     ``k = u*KW + v`` holding the first maximum of each window in row-major order (as torch).
     """
-    taps = np.stack(
-        offset_views(pad(x, padding, -np.inf), kernel, stride, dilation, out_hw)
-    )  # (KH*KW, N, C, H_out, W_out)
+    taps = np.stack(offset_views(pad(x, padding, -np.inf), kernel, stride, dilation, out_hw))  # (K, N, C, H_out, W_out)
     out = taps.max(axis=0)
-    winners = np.zeros(out.shape, dtype=np.min_scalar_type(len(taps) - 1))
-    for k in range(len(taps) - 1, -1, -1):  # from the last tap back, so the first maximum wins ties
-        winners = np.where(taps[k] == out, winners.dtype.type(k), winners)
+    # the first tap holding the maximum: give tap k the rank K - k, so the first maximum has the
+    # highest rank among the taps equal to ``out``, and take the largest rank (one pass, no loop)
+    n_taps = len(taps)
+    rank_type = np.min_scalar_type(n_taps)
+    rank = np.arange(n_taps, 0, -1, dtype=rank_type).reshape((n_taps,) + (1,) * out.ndim)
+    highest_rank = np.multiply(taps == out, rank, dtype=rank_type).max(axis=0)
+    winners = (n_taps - highest_rank).astype(np.min_scalar_type(n_taps - 1), copy=False)
     return out, winners
 
 
@@ -281,15 +292,27 @@ def avg_pool2d_backward(dout, x, kernel_size, stride=None, padding=0):
     array([[0.25, 0.25],
            [0.25, 0.25]])
     """
-    x, (kh, kw), stride, (ph, pw), dilation, out_hw = _check_pool_args(x, kernel_size, stride, padding)
-    dout = _check_dout(dout, x, out_hw, "avg_pool2d")
+    x, (kh, kw), (sh, sw), (ph, pw), _, (h_out, w_out) = _check_pool_args(x, kernel_size, stride, padding)
+    dout = _check_dout(dout, x, (h_out, w_out), "avg_pool2d")
     share = dout / (kh * kw)
-    (n, c, h, w), (h_out, w_out) = x.shape, out_hw
-    if stride == (kh, kw) and (ph, pw) == (0, 0) and (h, w) == (h_out * kh, w_out * kw):
-        # the windows tile x: seen as (N, C, H_out, KH, W_out, KW), every cell of window (i, j) gets share[i, j]
-        tiles = np.broadcast_to(share[:, :, :, None, :, None], (n, c, h_out, kh, w_out, kw))
-        return tiles.reshape(x.shape)  # one copy
-    dx_pad = np.zeros(x.shape[:2] + (x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), dtype=share.dtype)
-    for dx_view in offset_views(dx_pad, (kh, kw), stride, dilation, out_hw):
-        dx_view += share  # window (i, j) read x_pad[i*s + u, j*s + v] for every offset (u, v)
+    n, c, h, w = x.shape
+    # the forward's two sums run backwards: the columns' sum hands share[i, j] to the KW columns of
+    # window (i, j) in the row sums, then the rows' sum hands every row sum to its KH rows
+    d_row_sum = np.zeros((n, c, h_out, w + 2 * pw), dtype=share.dtype)  # (N, C, H_out, Wp)
+    _spread(share, column_views(d_row_sum, kw, sw, 1, w_out), overlapping=sw < kw)
+    dx_pad = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=share.dtype)
+    _spread(d_row_sum, row_views(dx_pad, kh, sh, 1, h_out), overlapping=sh < kh)
     return np.ascontiguousarray(unpad(dx_pad, (ph, pw)))
+
+
+def _spread(values, views, overlapping):
+    """Add ``values`` into every view of one zero-filled array (the adjoint of a sum over the views).
+
+    Within one view all positions differ. When the windows do not overlap, no position is in two
+    views either, so a plain copy is enough (and faster than adding onto zeros).
+    """
+    for view in views:
+        if overlapping:
+            view += values  # a position read by two windows receives both shares
+        else:
+            view[...] = values
