@@ -42,8 +42,8 @@ def relative_error(a, b):
     >>> relative_error([1.0, 0.0], [3.0, 0.0])      # |1 - 3| / (1 + 3)
     0.5
     """
-    a = as_array(a, "a")
-    b = as_array(b, "b")
+    a = as_array(a, "a", finite=False)  # a NaN or inf anywhere makes the error NaN or inf: it cannot pass
+    b = as_array(b, "b", finite=False)
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), TINY))

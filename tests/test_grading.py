@@ -424,3 +424,20 @@ def test_gradient_check_names_the_wrong_one_of_the_two(allow_reference):
         grading.check_gradient_check(REFERENCES["conv2d_backward"], lazy_numerical_gradient)
     message = str(failure.value)
     assert "your numerical_gradient is wrong" in message and "conv2d_backward's" not in message
+
+
+@pytest.mark.parametrize(
+    "broken, expected",
+    [
+        (lambda g: np.full(np.shape(g), np.nan), "relative error nan"),
+        (lambda g: np.asarray(g) > 0, "must be an array of numbers"),
+    ],
+    ids=["nan", "bool"],
+)
+def test_gradient_check_fails_a_nan_or_boolean_gradient_with_feedback(allow_reference, broken, expected):
+    def numerical_gradient(f, x, eps=1e-5):
+        return broken(central_difference(f, x, eps))
+
+    with pytest.raises(CheckFailure) as failure:
+        grading.check_gradient_check(REFERENCES["conv2d_backward"], numerical_gradient)
+    assert expected in str(failure.value)

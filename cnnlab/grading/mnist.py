@@ -312,7 +312,7 @@ def _numpy_rows(model, name):
     if len(model.layers) == 0:
         _fail([f"{name} returned an empty Sequential(); put the layers inside it."])
     shape = (BATCH,) + IMAGE_SHAPE
-    rows, shapes, macs = [], [], 0
+    rows, shapes = [], []
     for i, layer in enumerate(model.layers):
         kind = _NUMPY_KINDS.get(type(layer))
         if kind is None:
@@ -346,14 +346,11 @@ def _numpy_rows(model, name):
             out = tuple(layer.output_shape(shape))
         except (ValueError, TypeError) as exc:
             _fail([f"{name}: layer {i} ({text}) cannot take an input of shape {_shape_text(shape)}: {exc}"])
-        if kind == "conv":
-            macs += math.prod(out[1:]) * layer.in_channels * math.prod(layer.kernel_size)
-        elif kind == "linear":
-            macs += layer.in_features * layer.out_features
         params = sum(int(p.size) for p in layer.params.values())
         rows.append((kind, text, out[1:], params))
         shapes.append(out)
         shape = out
+    macs = layer_table(model, (1,) + IMAGE_SHAPE).total_macs  # the layers fit: the one shape engine counts
     return rows, shape, macs
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from cnnlab import functional as F
 from cnnlab._validation import as_pair
+from cnnlab.gradcheck import relative_error
 from cnnlab.grading import mistakes as M
 from cnnlab.grading.engine import (
     Case,
@@ -331,12 +332,6 @@ def _loss_functions(G, x, w, b, stride, padding):
     }
 
 
-def relative_error(a, b):
-    """||a - b|| / max(||a|| + ||b||, tiny): small when two gradients agree."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-12))
-
-
 def check_gradient_check(conv2d_backward, numerical_gradient, hidden=False):
     """The student's ``conv2d_backward`` agrees with their ``numerical_gradient`` (relative error < 1e-6)."""
     __tracebackhide__ = True
@@ -370,9 +365,10 @@ def _gradient_check(conv2d_backward, numerical_gradient, hidden):
         for part, got, right, variable in zip(PARTS, analytic, exact, (x, w, b)):
             numeric = call_student(numerical_gradient, "numerical_gradient", dict(f=losses[part], x=variable))
             for label, value in ((f"{part} from conv2d_backward", got), (f"numerical_gradient for {part}", numeric)):
-                if type(value) is not np.ndarray or value.shape != right.shape:
-                    raise CheckFailure(f"{label} must be an array of shape {right.shape}, got "
-                                       f"{type(value).__name__} {getattr(value, 'shape', '')} ({setting}).")
+                if type(value) is not np.ndarray or value.shape != right.shape or value.dtype.kind not in "fiu":
+                    raise CheckFailure(f"{label} must be an array of numbers of shape {right.shape}, got "
+                                       f"{type(value).__name__} {getattr(value, 'shape', '')} "
+                                       f"{getattr(value, 'dtype', '')} ({setting}).")
             error = relative_error(got, numeric)
             if not error < 1e-6:
                 blame = []
