@@ -445,7 +445,7 @@ def fast_mnist_cnn_spec(num_classes=10):
     ]
 
 
-def numpy_mnist_cnn(seed=0, channels=(8, 16), dtype=np.float32):
+def numpy_mnist_cnn(seed=0, channels=(8, 16), dtype=np.float32, hidden=0):
     """The NumPy CNN for MNIST, built from :mod:`cnnlab.nn` layers (:func:`numpy_mnist_cnn_spec`)::
 
         conv 1->c1 3x3 pad 1, relu, max pool 2   -> (c1, 14, 14)
@@ -453,17 +453,19 @@ def numpy_mnist_cnn(seed=0, channels=(8, 16), dtype=np.float32):
         flatten, linear c2*49 -> 10              -> logits
 
     x ``(N, 1, 28, 28)`` -> logits ``(N, 10)``. With the default ``channels=(8, 16)`` it
-    has 9,098 parameters and reaches about 98% test accuracy in two or three epochs;
-    ``channels=(32, 64)`` (50,186 parameters) reaches 99% (``benchmarks/mnist_numpy.py``).
+    has 9,098 parameters and reaches about 98% test accuracy in two or three epochs.
+    ``hidden=h`` puts a hidden layer before the logits (linear c2*49 -> h, relu,
+    linear h -> 10); ``benchmarks/mnist_numpy.py`` measures which size reaches 99%.
     Layer k with weights is initialised from ``seed + k``.
     """
-    return numpy_from_spec(numpy_mnist_cnn_spec(channels), seed=seed, dtype=dtype)
+    return numpy_from_spec(numpy_mnist_cnn_spec(channels, hidden), seed=seed, dtype=dtype)
 
 
-def numpy_mnist_cnn_spec(channels=(8, 16)):
-    """The layers of ``numpy_mnist_cnn(channels=channels)`` as a list of dicts."""
+def numpy_mnist_cnn_spec(channels=(8, 16), hidden=0):
+    """The layers of ``numpy_mnist_cnn(channels=channels, hidden=hidden)`` as a list of dicts."""
     c1, c2 = (check_int(c, "channels", minimum=1) for c in channels)
-    return [
+    hidden = check_int(hidden, "hidden", minimum=0)
+    layers = [
         {"type": "conv", "name": "conv1", "in_channels": 1, "out_channels": c1, "kernel_size": 3, "padding": 1},
         {"type": "relu", "name": "relu1"},
         {"type": "maxpool", "name": "pool1", "kernel_size": 2},
@@ -471,5 +473,11 @@ def numpy_mnist_cnn_spec(channels=(8, 16)):
         {"type": "relu", "name": "relu2"},
         {"type": "maxpool", "name": "pool2", "kernel_size": 2},
         {"type": "flatten", "name": "flatten"},
-        {"type": "linear", "name": "fc", "in_features": c2 * 7 * 7, "out_features": 10},
+    ]
+    if hidden == 0:
+        return layers + [{"type": "linear", "name": "fc", "in_features": c2 * 7 * 7, "out_features": 10}]
+    return layers + [
+        {"type": "linear", "name": "fc1", "in_features": c2 * 7 * 7, "out_features": hidden},
+        {"type": "relu", "name": "relu3"},
+        {"type": "linear", "name": "fc2", "in_features": hidden, "out_features": 10},
     ]

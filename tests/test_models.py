@@ -302,3 +302,23 @@ def test_numpy_mnist_cnn_is_built_from_its_spec_with_one_seed_per_layer():
     np.testing.assert_array_equal(model[3].params["weight"], numpy_nn.Conv2d(4, 6, 3, seed=4).params["weight"])
     np.testing.assert_array_equal(model[7].params["weight"], numpy_nn.Linear(294, 10, seed=5).params["weight"])
     assert model.forward(np.zeros((2, 1, 28, 28))).shape == (2, 10)
+
+
+def test_numpy_mnist_cnn_hidden_layer_matches_torch_parameter_count():
+    import numpy as np
+    import torch
+
+    from cnnlab import nn as numpy_nn
+
+    model = models.numpy_mnist_cnn(channels=(16, 32), hidden=128, dtype=np.float32)
+    assert [type(layer) for layer in model.layers[-3:]] == [numpy_nn.Linear, numpy_nn.ReLU, numpy_nn.Linear]
+    twin = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 16, 3, padding=1),
+        torch.nn.Conv2d(16, 32, 3, padding=1),
+        torch.nn.Linear(32 * 7 * 7, 128),
+        torch.nn.Linear(128, 10),
+    )
+    assert sum(p.size for p in model.params.values()) == sum(p.numel() for p in twin.parameters()) == 206_922
+    assert model.forward(np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 10)
+    with pytest.raises(ValueError, match="hidden"):
+        models.numpy_mnist_cnn(hidden=-1)
