@@ -74,7 +74,8 @@ def main(args):
     n_params = sum(p.size for p in model.params.values())
     print(
         f"numpy CNN {tuple(args.channels)}, hidden {args.hidden}: {n_params:,} parameters; "
-        f"{len(x_train)} train / {len(x_test)} test images; {args.epochs} epochs, batch {args.batch_size}, SGD lr {args.lr} Nesterov momentum 0.9 "
+        f"{len(x_train)} train / {len(x_test)} test images; {args.epochs} epochs, batch {args.batch_size}, "
+        f"SGD lr {args.lr} Nesterov momentum 0.9 "
         f"{args.schedule}; numpy {np.__version__}, {args.threads} BLAS threads, {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.1f}"
     )
@@ -106,7 +107,8 @@ def main(args):
     )
     print(
         f"numpy CNN {tuple(args.channels)}, hidden {args.hidden}: test accuracy {accuracy:.2%} "
-        f"after {seconds:.1f} s of training ({args.epochs} epochs, {seconds / args.epochs:.1f} s/epoch; goal >= {args.goal_accuracy:.1%} within "
+        f"after {seconds:.1f} s of training ({args.epochs} epochs, {seconds / args.epochs:.1f} s/epoch; "
+        f"goal >= {args.goal_accuracy:.1%} within "
         f"{args.goal_seconds:.0f} s: {'met' if met else 'NOT met'})"
     )
 
