@@ -29,7 +29,7 @@ import numpy as np
 from cnnlab import functional as F
 from cnnlab._validation import as_array, as_labels, as_pair, check_choice, check_float, check_float_dtype, check_int
 from cnnlab.functional.conv import conv2d_backward_columns, conv2d_columns, conv2d_from_columns
-from cnnlab.functional.pool import max_pool2d_with_winners, route_to_winners
+from cnnlab.functional.pool import max_pool2d_with_winners, route_to_winners, share_among_windows, window_averages
 
 #: One trainable array as :meth:`Sequential.parameters` yields it:
 #: ``layer`` is the layer's name in the model (``"0"``, ``"3"``, ...),
@@ -287,10 +287,7 @@ class Conv2d(Layer):
 
 
 class _Pool2d(Layer):
-    """Shared code of the pooling layers (no parameters, any channel count).
-
-    A subclass names its functional pair: ``pool`` (forward) and ``pool_backward``.
-    """
+    """Shared code of the pooling layers (no parameters, any channel count)."""
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
@@ -329,18 +326,6 @@ class _Pool2d(Layer):
             F.pool_output_size(size, k, s, p) for size, k, s, p in zip(input_shape[2:], kernel, stride, padding)
         )
 
-    def forward(self, x):
-        """x ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
-        _check_4d(self, x)
-        x = as_array(x, "x", ndim=4)
-        out = self.pool(x, self.kernel_size, self.stride, self.padding)
-        return self._remember(x, out)
-
-    def backward(self, dout):
-        """dout ``(N, C, H_out, W_out)`` -> dx ``(N, C, H, W)``."""
-        dout = self._check_backward(dout, self._cache.dtype if self._cache is not None else None)
-        return self.pool_backward(dout, self._cache, self.kernel_size, self.stride, self.padding)
-
 
 class MaxPool2d(_Pool2d):
     """Max pooling, like ``torch.nn.MaxPool2d``: the largest value of each window.
@@ -376,8 +361,20 @@ class AvgPool2d(_Pool2d):
     ``kernel_size``. Backward spreads each gradient evenly over its window.
     """
 
-    pool = staticmethod(F.avg_pool2d)
-    pool_backward = staticmethod(F.avg_pool2d_backward)
+    def forward(self, x):
+        """x ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``; remembers x's shape."""
+        _check_4d(self, x)
+        x = as_array(x, "x", ndim=4)
+        kernel, stride, padding = self._pairs()
+        out = window_averages(x, kernel, stride, padding, self.output_shape(x.shape)[2:])
+        return self._remember((x.shape, x.dtype), out)
+
+    def backward(self, dout):
+        """dout ``(N, C, H_out, W_out)`` -> dx ``(N, C, H, W)``: each value shared evenly by its window."""
+        x_shape, dtype = self._cache if self._cache is not None else (None, None)
+        dout = self._check_backward(dout, dtype)
+        kernel, stride, padding = self._pairs()
+        return share_among_windows(dout, x_shape, kernel, stride, padding)
 
 
 class ReLU(Layer):

@@ -176,7 +176,13 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     array([[ 9.5 ,  4.75],
            [25.75,  7.75]])
     """
-    x, (kh, kw), (sh, sw), padding, _, (h_out, w_out) = _check_pool_args(x, kernel_size, stride, padding)
+    x, kernel, stride, padding, _, out_hw = _check_pool_args(x, kernel_size, stride, padding)
+    return window_averages(x, kernel, stride, padding, out_hw)
+
+
+def window_averages(x, kernel, stride, padding, out_hw):
+    """Average pooling on checked arguments (``cnnlab.nn.AvgPool2d`` calls it directly)."""
+    (kh, kw), (sh, sw), (h_out, w_out) = kernel, stride, out_hw
     # separable: total[n, c, i, j] = sum_v ( sum_u x_pad[n, c, i*s + u, j*s + v] )
     row_sum = _combine(row_views(pad(x, padding, 0.0), kh, sh, 1, h_out), np.add)  # (N, C, H_out, Wp)
     total = _combine(column_views(row_sum, kw, sw, 1, w_out), np.add)  # (N, C, H_out, W_out)
@@ -292,27 +298,39 @@ def avg_pool2d_backward(dout, x, kernel_size, stride=None, padding=0):
     array([[0.25, 0.25],
            [0.25, 0.25]])
     """
-    x, (kh, kw), (sh, sw), (ph, pw), _, (h_out, w_out) = _check_pool_args(x, kernel_size, stride, padding)
-    dout = _check_dout(dout, x, (h_out, w_out), "avg_pool2d")
-    share = dout / (kh * kw)
-    n, c, h, w = x.shape
-    # the forward's two sums run backwards: the columns' sum hands share[i, j] to the KW columns of
-    # window (i, j) in the row sums, then the rows' sum hands every row sum to its KH rows
-    d_row_sum = np.zeros((n, c, h_out, w + 2 * pw), dtype=share.dtype)  # (N, C, H_out, Wp)
-    _spread(share, column_views(d_row_sum, kw, sw, 1, w_out), overlapping=sw < kw)
-    dx_pad = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=share.dtype)
-    _spread(d_row_sum, row_views(dx_pad, kh, sh, 1, h_out), overlapping=sh < kh)
-    return np.ascontiguousarray(unpad(dx_pad, (ph, pw)))
+    x, kernel, stride, padding, _, out_hw = _check_pool_args(x, kernel_size, stride, padding)
+    dout = _check_dout(dout, x, out_hw, "avg_pool2d")
+    return share_among_windows(dout, x.shape, kernel, stride, padding)
 
 
-def _spread(values, views, overlapping):
-    """Add ``values`` into every view of one zero-filled array (the adjoint of a sum over the views).
+def share_among_windows(dout, x_shape, kernel, stride, padding):
+    """avg_pool2d's gradient on checked arguments: dx (N, C, H, W) from dout (N, C, H_out, W_out).
 
-    Within one view all positions differ. When the windows do not overlap, no position is in two
-    views either, so a plain copy is enough (and faster than adding onto zeros).
+    The forward's two sums run backwards: the columns' sum hands ``share[i, j] = dout[i, j] / (KH*KW)``
+    to the KW columns of window (i, j) in the row sums, then the rows' sum hands every row sum
+    to its KH rows.
     """
-    for view in views:
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    (n, c, h, w), (h_out, w_out) = x_shape, dout.shape[2:]
+    share = dout / (kh * kw)
+    d_row_sum = _spread(share, (n, c, h_out, w + 2 * pw), column_views, kw, sw, w_out)  # (N, C, H_out, Wp)
+    dx_pad = _spread(d_row_sum, (n, c, h + 2 * ph, w + 2 * pw), row_views, kh, sh, h_out)  # (N, C, Hp, Wp)
+    return np.ascontiguousarray(unpad(dx_pad, padding))
+
+
+def _spread(values, shape, views, k, s, n_out):
+    """A new array of ``shape`` holding ``values`` added into each of its ``views(array, k, s, 1, n_out)``.
+
+    This is the adjoint of summing those views. Within one view all positions differ. Windows
+    that do not overlap (s >= k) share no position, so copying is enough; when they also cover
+    the whole axis (s == k, k * n_out == size), every position is written and no zeros are needed.
+    """
+    overlapping = s < k
+    covers_all = s == k and k * n_out == shape[2 if views is row_views else 3]
+    array = np.empty(shape, dtype=values.dtype) if covers_all else np.zeros(shape, dtype=values.dtype)
+    for view in views(array, k, s, 1, n_out):
         if overlapping:
             view += values  # a position read by two windows receives both shares
         else:
             view[...] = values
+    return array
