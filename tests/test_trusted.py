@@ -394,3 +394,25 @@ def test_loop_targets_of_instructor_cells_are_not_library_names():
         ["from cnnlab import functional as F", "for s in (1, 2):\n    out = F.conv2d(x, w, stride=s)"], P01
     )
     assert names == {"F"}
+
+
+def test_a_grading_worker_builds_the_grading_copy_once_for_its_forked_children():
+    """cnnlab grade forks one nbgrader per submission: the copy made before the fork is reused."""
+    import cnnlab
+    from cnnlab.course import cluster, sandbox
+
+    package_dir = os.path.dirname(os.path.realpath(cnnlab.__file__))
+    cluster.prepare_grading_copy("04_pooling")
+    copy = sandbox._COPIES[(package_dir, "04_pooling", True)]
+    compiled = sorted(Path(copy).rglob("*.pyc"))
+    assert compiled, "the grading copy is byte-compiled"
+    stamp = compiled[0].stat().st_mtime_ns
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # what a grading child asks for: the same folder, nothing rebuilt
+        same = sandbox.cached_grading_copy(package_dir, "04_pooling", True) == copy
+        os.write(write, b"1" if same else b"0")
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1"
+    assert compiled[0].stat().st_mtime_ns == stamp
