@@ -30,12 +30,23 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
+    # HTML the student controls (every output, their markdown) is made inert before the Formgrader
+    # or a feedback page shows it: no scripts in the instructor's browser (cnnlab/course/sanitize.py).
+    "cnnlab.course.sanitize.SanitizeSubmissionHTML",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 # A deleted graded cell is put back (and graded) instead of silently scoring 0.
 c.OverwriteCells.add_missing_cells = True
+# A cell the student copied (grade id and all) does not stop the submission from being graded.
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "cnnlab.course.sanitize.DropDuplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 
 # Files a submission may not bring along: anything Python could import instead of the course's
 # own packages (a `cnnlab.py`, a `numpy/` folder, a sitecustomize.py, ...).

@@ -351,20 +351,20 @@ def audit_notebook(path, assignment, release_sources=(), restored_ids=()):
     return report
 
 
-def _release_cells(release_folder, notebook):
-    """Code cells of ``release_folder/<notebook>.ipynb`` (the assignment's released notebook)."""
+def _release_cells(release_folder, notebook, cell_type="code"):
+    """Cells of ``cell_type`` in ``release_folder/<notebook>.ipynb`` (the assignment's released notebook)."""
     path = os.path.join(release_folder, f"{notebook}.ipynb")
     if not os.path.exists(path):
         return []
     with open(path) as f:
-        return [c for c in json.load(f)["cells"] if c["cell_type"] == "code"]
+        return [c for c in json.load(f)["cells"] if c["cell_type"] == cell_type]
 
 
-def release_sources(release_folder, notebook):
-    """Code-cell sources of the released notebook (the instructor's own code)."""
+def release_sources(release_folder, notebook, cell_type="code"):
+    """Sources of the released notebook's cells of ``cell_type`` (the instructor's own code or text)."""
     return tuple(
         "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-        for c in _release_cells(release_folder, notebook)
+        for c in _release_cells(release_folder, notebook, cell_type)
     )
 
 

@@ -1,0 +1,112 @@
+"""Student-controlled HTML is inert in autograded notebooks and feedback (cnnlab/course/sanitize.py).
+
+The attack: the Formgrader renders autograded notebooks in the instructor's browser, so a script
+in a cell's output or in a student's markdown would run with the instructor's session.
+"""
+
+import json
+from html.parser import HTMLParser
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from cnnlab.course import sanitize
+from course import autograde, make_course, nbgrader, read, scores, solution_notebook, submit
+
+PAYLOAD = '<script>alert("cnnlab-xss")</script>'
+INSTRUCTOR_TEXT = "## 1. Sliding windows\n\n<details><summary>Hint</summary>a > b and `x < y`</details>"
+
+
+def sanitized(nb, monkeypatch, instructor=(INSTRUCTOR_TEXT,)):
+    monkeypatch.setattr(sanitize, "instructor_markdown", lambda config, info: set(instructor))
+    resources = {"nbgrader": {"db_url": "unused", "assignment": "01", "notebook": "01", "student": "s"}}
+    nb, _ = sanitize.SanitizeSubmissionHTML().preprocess(nb, resources)
+    return nb
+
+
+def html_output(html):
+    return new_output("display_data", data={"text/html": html, "text/plain": "<object>"})
+
+
+def test_scripts_in_outputs_are_escaped_and_script_types_removed(monkeypatch):
+    cell = new_code_cell("x", outputs=[
+        html_output(PAYLOAD + '<img src="x" onerror="alert(2)"><a href="javascript:alert(3)">link</a>'),
+        new_output("display_data", data={"application/javascript": "alert(4)", "text/plain": "js"}),
+        new_output("display_data", data={"image/svg+xml": "<svg onload='alert(5)'/>", "text/plain": "svg"}),
+        new_output("execute_result", data={"text/html": "<table><tr><td style='text-align:right'>7</td></tr></table>",
+                                           "text/plain": "table"}, execution_count=1),
+        new_output("stream", name="stdout", text="<script> in a stream is text\n"),
+    ])
+    nb = sanitized(new_notebook(cells=[cell]), monkeypatch)
+    first, js, svg, table, stream = nb.cells[0].outputs
+    assert "<script>" not in first.data["text/html"] and "&lt;script&gt;" in first.data["text/html"]
+    assert "onerror" not in first.data["text/html"] and "javascript:" not in first.data["text/html"]
+    assert "application/javascript" not in js.data and js.data["text/plain"] == "js"
+    assert "image/svg+xml" not in svg.data
+    assert table.data["text/html"] == '<table><tbody><tr><td style="text-align:right;">7</td></tr></tbody></table>'
+    assert stream.text == "<script> in a stream is text\n"  # rendered escaped anyway
+
+
+def test_student_markdown_is_escaped_but_the_instructors_text_is_kept(monkeypatch):
+    forged = new_markdown_cell(PAYLOAD, metadata={"nbgrader": {"locked": True, "grade_id": "md_x"}})
+    cells = [new_markdown_cell(INSTRUCTOR_TEXT), new_markdown_cell("my answer " + PAYLOAD), forged,
+             new_markdown_cell("a > b, **bold**, <b>fine</b>")]
+    nb = sanitized(new_notebook(cells=cells), monkeypatch)
+    assert nb.cells[0].source == INSTRUCTOR_TEXT  # exactly the instructor's: untouched
+    assert "<script>" not in nb.cells[1].source and "&lt;script&gt;" in nb.cells[1].source
+    assert "<script>" not in nb.cells[2].source  # "locked" metadata copied by a student is not trusted
+    assert "<b>fine</b>" in nb.cells[3].source and "**bold**" in nb.cells[3].source
+
+
+@pytest.mark.slow
+def test_autograde_and_feedback_carry_no_student_script(tmp_path):
+    assignment = "01_convolution_1d"
+    course = make_course(tmp_path, [assignment])
+    nb = read(solution_notebook(assignment))
+    locked_md = next(c for c in nb.cells if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("locked"))
+    nb.cells.append(new_code_cell(
+        "class Fancy:\n"
+        "    def _repr_html_(self):\n"
+        f"        return '{PAYLOAD}<img src=\"x\" onerror=\"alert(2)\">'\n\n"
+        "Fancy()"))
+    nb.cells.append(new_markdown_cell("My answer. " + PAYLOAD))
+    nb.cells.append(new_markdown_cell(locked_md.source + PAYLOAD, metadata=json.loads(json.dumps(locked_md.metadata))))
+    submit(course, "mallory", assignment, nb)
+    autograde(course, assignment)
+
+    graded_path = course / "autograded" / "mallory" / assignment / f"{assignment}.ipynb"
+    graded = nbformat.read(str(graded_path), as_version=4)
+    shown = [c.source for c in graded.cells if c.cell_type == "markdown"]  # rendered as HTML; code is not
+    shown += [json.dumps(o.get("data", {})) for c in graded.cells if c.cell_type == "code" for o in c.outputs]
+    assert any("&lt;script&gt;" in text for text in shown), "no HTML output was produced: nothing was tested"
+    assert not [text for text in shown if "<script>" in text or "onerror" in text]
+    assert locked_md.source in [c.source for c in graded.cells if c.cell_type == "markdown"]  # untouched
+    score, max_score, _ = scores(course, assignment)["mallory"]
+    assert score == max_score  # cleaning outputs changes no grade
+
+    nbgrader(["generate_feedback", assignment, "--force"], cwd=course)
+    page = (course / "feedback" / "mallory" / assignment / f"{assignment}.html").read_text()
+    elements = Elements()
+    elements.feed(page)
+    assert not [text for text in elements.scripts if "cnnlab-xss" in text]
+    assert not [attrs for attrs in elements.handlers if "alert" in attrs]
+
+
+class Elements(HTMLParser):
+    """The page as a browser sees it: the text of its scripts and its event-handler attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.scripts, self.handlers, self._in_script = [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        self._in_script = tag == "script"
+        self.handlers += [value or "" for name, value in attrs if name.startswith("on")]
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts.append(data)
