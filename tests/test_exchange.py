@@ -237,3 +237,36 @@ def test_collect_refuses_a_course_folder_a_student_planted(flow):
     result = nbgrader(["collect", ASSIGNMENT, f"--Exchange.root={other}"], cwd=flow["course"], check=False)
     assert result.returncode != 0
     assert "Refusing to collect" in result.stdout + result.stderr and BOB in result.stdout + result.stderr
+
+
+def test_honest_submissions_keep_their_time(flow):
+    assert "Back-dated" not in flow["collect_log"], flow["collect_log"]
+
+
+def test_a_back_dated_submission_is_collected_with_its_real_time(flow):
+    """bob writes a submission folder by hand that claims a time long before he made it."""
+    from datetime import datetime, timedelta, timezone
+
+    from nbgrader.utils import parse_utc
+
+    root = flow["tmp"] / "dated-exchange"
+    inbound = root / COURSE_ID / "inbound"
+    inbound.mkdir(parents=True)
+    root.chmod(0o1777)
+    (root / COURSE_ID).chmod(0o755)
+    inbound.chmod(0o1733)  # as nbgrader leaves it: students may add folders, not list them
+    claim = "2026-01-01 00:00:00.000000 UTC"
+    folder = f"{inbound}/{BOB}+{ASSIGNMENT}+{claim}+x"
+    made = _python_as(BOB, f"import os, shutil; os.makedirs({folder!r}); "
+                           f"shutil.copy({str(flow['fetched'][BOB])!r}, {folder!r}); "
+                           f"open({folder!r} + '/timestamp.txt', 'w').write({claim!r})")
+    assert made.returncode == 0, made.stderr
+    course = flow["tmp"] / "dated-course"
+    shutil.copytree(flow["course"], course, ignore=shutil.ignore_patterns("submitted", "autograded", "feedback"))
+    result = nbgrader(["collect", ASSIGNMENT, f"--Exchange.root={root}"], cwd=course)
+    log = result.stdout + result.stderr
+    assert "Back-dated submission" in log and claim in log, log
+    written = (course / "submitted" / BOB / ASSIGNMENT / "timestamp.txt").read_text()
+    assert not written.startswith("2026-01-01"), written
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    assert abs(parse_utc(written) - now) < timedelta(minutes=10), written

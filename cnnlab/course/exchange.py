@@ -19,21 +19,36 @@ Two attacks on nbgrader 0.9.6's default exchange, and what these classes do abou
   (``1777``: only a folder's owner may rename or delete it), and :class:`OwnerCheckedCollect`
   refuses to collect from a course or inbound folder that the instructor does not own.
 
+* **A back-dated submission.** The submission's time is what the student wrote: the folder name
+  ``<student>+<assignment>+<time>+<random>`` and its ``timestamp.txt``, both in a folder the student
+  owns, so a late submission can claim to be on time. What a student cannot set is a file's change
+  time (ctime). :class:`OwnerCheckedCollect` takes the latest change time of anything in the folder;
+  a claimed time more than ``timestamp_slack`` seconds earlier than it is replaced by it, in the
+  choice of submission and in the collected ``timestamp.txt`` (so late penalties apply), and the
+  collect log says so. Switch it off with ``OwnerCheckedCollect.check_timestamps = False`` after
+  anything rewrites the exchange's files (a restore from a backup resets their change times).
+
 On hubs where every user shares one uid (Zero to JupyterHub, DockerSpawner) no file owner tells
 students apart; use an authenticated exchange there (docs/instructors.md).
 """
 
+import datetime
 import glob
 import os
-import shutil
-import tempfile
 import pwd
+import shutil
 import stat
+import tempfile
 from collections import defaultdict
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignment
+from nbgrader.utils import parse_utc
+from traitlets import Bool, Float
+
+#: the format nbgrader writes into timestamp.txt
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
 
 
 def owner_name(path):
@@ -57,12 +72,45 @@ def forgery(record, inbound):
     return None
 
 
+def last_change(folder):
+    """The latest change time (ctime, which no user can set) of ``folder`` and everything in it, in UTC."""
+    times = [os.lstat(folder).st_ctime]
+    for root, dirs, files in os.walk(folder):
+        times += [os.lstat(os.path.join(root, name)).st_ctime for name in dirs + files]
+    return datetime.datetime.fromtimestamp(max(times), datetime.timezone.utc)
+
+
+def claimed_time(record, folder):
+    """The earliest time a submission claims: its folder name's, or its timestamp.txt's if earlier."""
+    claims = [record["timestamp"]]
+    path = os.path.join(folder, "timestamp.txt")
+    if os.path.isfile(path) and not os.path.islink(path):
+        try:
+            with open(path) as f:
+                claims.append(parse_utc(f.read().strip()))
+        except (OSError, ValueError):
+            pass
+    return min(_aware(t) for t in claims)
+
+
+def _aware(time):
+    return time if time.tzinfo else time.replace(tzinfo=datetime.timezone.utc)
+
+
 class OwnerCheckedCollect(ExchangeCollect):
-    """``nbgrader collect`` that rejects submissions not owned by the student they name.
+    """``nbgrader collect`` that rejects submissions not owned by the student they name, and
+    back-dated ones.
 
     With ``CollectApp.check_owner = False`` (nbgrader's switch, for shared-uid hubs) it behaves
-    like nbgrader's own collect.
+    like nbgrader's own collect apart from the time check.
     """
+
+    check_timestamps = Bool(
+        True, help="Replace a submission's claimed time by the last change time of its files when it claims earlier"
+    ).tag(config=True)
+    timestamp_slack = Float(
+        300.0, help="Seconds a claimed time may precede the files' last change (nbgrader submit copies after it)"
+    ).tag(config=True)
 
     def check_course_folders(self):
         """Fail unless the course and inbound folders are real folders owned by the collecting user."""
@@ -98,6 +146,11 @@ class OwnerCheckedCollect(ExchangeCollect):
                     genuine.append(record)
             records = genuine
 
+        self.corrected = {}  # inbound folder -> the time it is collected with
+        if self.check_timestamps:
+            for record in records:
+                self.correct_time(record)
+
         by_student = defaultdict(list)
         for record in records:
             by_student[record["username"]].append(record)
@@ -107,6 +160,21 @@ class OwnerCheckedCollect(ExchangeCollect):
             except MissingEntry:
                 self.duedate = None
         self.src_records = [self.chosen(group) for group in by_student.values()]
+
+    def correct_time(self, record):
+        """Give a back-dated ``record`` the last change time of its files (see the module docstring)."""
+        folder = os.path.join(self.inbound_path, record["filename"])
+        changed = last_change(folder)
+        claimed = claimed_time(record, folder)
+        if claimed >= changed - datetime.timedelta(seconds=self.timestamp_slack):
+            return
+        self.log.error(
+            "Back-dated submission: %s claims %s, but its files last changed at %s; collected with %s",
+            record["filename"], claimed.strftime(TIMESTAMP_FORMAT), changed.strftime(TIMESTAMP_FORMAT),
+            changed.strftime(TIMESTAMP_FORMAT),
+        )
+        record["timestamp"] = changed.replace(tzinfo=None) if record["timestamp"].tzinfo is None else changed
+        self.corrected[os.path.realpath(folder)] = changed
 
     def chosen(self, records):
         """The submission nbgrader would collect from one student's genuine ones (the latest,
@@ -124,7 +192,8 @@ class OwnerCheckedCollect(ExchangeCollect):
         links = [os.path.join(root, name) for root, dirs, files in os.walk(src)
                  for name in dirs + files if os.path.islink(os.path.join(root, name))]
         if not links:
-            return super().do_copy(src, dest, log=log)
+            super().do_copy(src, dest, log=log)
+            return self.write_corrected_time(src, dest)
         self.log.error("Not collected: symbolic links in %s: %s", src, ", ".join(links))
         with tempfile.TemporaryDirectory() as tmp:
             clean = os.path.join(tmp, "submission")
@@ -133,7 +202,15 @@ class OwnerCheckedCollect(ExchangeCollect):
                 for name in dirs + files:
                     if os.path.islink(os.path.join(root, name)):
                         os.unlink(os.path.join(root, name))
-            return super().do_copy(clean, dest, log=log)
+            super().do_copy(clean, dest, log=log)
+            return self.write_corrected_time(src, dest)
+
+    def write_corrected_time(self, src, dest):
+        """Put the corrected time of a back-dated submission into its collected timestamp.txt."""
+        changed = getattr(self, "corrected", {}).get(os.path.realpath(src))
+        if changed is not None:
+            with open(os.path.join(dest, "timestamp.txt"), "w") as f:
+                f.write(changed.strftime(TIMESTAMP_FORMAT))
 
     def copy_files(self):
         # nbgrader's check only warns; every remaining record has passed ours.
