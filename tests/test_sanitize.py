@@ -56,7 +56,46 @@ def test_student_markdown_is_escaped_but_the_instructors_text_is_kept(monkeypatc
     assert nb.cells[0].source == INSTRUCTOR_TEXT  # exactly the instructor's: untouched
     assert "<script>" not in nb.cells[1].source and "&lt;script&gt;" in nb.cells[1].source
     assert "<script>" not in nb.cells[2].source  # "locked" metadata copied by a student is not trusted
-    assert "<b>fine</b>" in nb.cells[3].source and "**bold**" in nb.cells[3].source
+    assert "<b>fine</b>" in nb.cells[3].source and "<strong>bold</strong>" in nb.cells[3].source
+
+
+RED_TEAM_MARKDOWN = [  # found by a red team briefed only with the goal
+    "[click](javascript:alert(1))",
+    "[ref][r]\n\n[r]: javascript:alert(2)",
+    "[ent](&#106;avascript:alert(3))",
+    "[tab](<java\tscript:alert(4)>)",
+    "![t](https://evil.example/track.png)",
+    '$\\text{<span title="/tabindex=\'0\'/autofocus/onfocus=\'alert(5)\'">}$',
+    "$\\style{background:url(https://evil.example/x)}{x}$",
+    '<div style="cursor:url(https://evil.example/c.cur),auto">hover</div>',
+    "![x](attachment:missing.png)",
+]
+
+
+def test_red_team_vectors_render_inert_in_formgrader_and_feedback(monkeypatch):
+    from nbconvert import HTMLExporter
+
+    from cnnlab.course.feedback_html import OfflineFeedbackExporter
+
+    code = new_code_cell("Figure()", outputs=[
+        new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "png"},
+                   metadata={"image/png": {"width": "1 onerror=alert(6)", "height": 2}}),
+        new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "png"},
+                   metadata={"filenames": {"image/png": "https://evil.example/t.gif"}}),
+        new_output("display_data", data={"text/markdown": "[md](javascript:alert(7)) ![i](http://evil.example/i)",
+                                         "text/plain": "md"}),
+    ])
+    cells = [new_markdown_cell(text) for text in RED_TEAM_MARKDOWN] + [code]
+    nb = sanitized(new_notebook(cells=cells), monkeypatch)
+    assert nb.cells[0].outputs if nb.cells[0].cell_type == "code" else True
+    assert nb.cells[-1].outputs[0].metadata == {"image/png": {"height": 2}}
+    for exporter in (HTMLExporter(), OfflineFeedbackExporter()):
+        page, _ = exporter.from_notebook_node(nbformat.from_dict(json.loads(json.dumps(nb))))
+        elements = Elements()
+        elements.feed(page)
+        assert not [a for a in elements.handlers if "alert" in a], type(exporter).__name__
+        assert not [u for u in elements.urls if u.startswith("javascript:") or "evil.example" in u], elements.urls
+        assert not [st for st in elements.styles if "url(" in st or "cursor" in st], elements.styles
 
 
 @pytest.mark.slow
@@ -94,15 +133,19 @@ def test_autograde_and_feedback_carry_no_student_script(tmp_path):
 
 
 class Elements(HTMLParser):
-    """The page as a browser sees it: the text of its scripts and its event-handler attributes."""
+    """The page as a browser sees it: its scripts' text, event handlers, link/image targets, styles."""
 
     def __init__(self):
         super().__init__()
-        self.scripts, self.handlers, self._in_script = [], [], False
+        self.scripts, self.handlers, self.urls, self.styles, self._in_script = [], [], [], [], False
 
     def handle_starttag(self, tag, attrs):
         self._in_script = tag == "script"
         self.handlers += [value or "" for name, value in attrs if name.startswith("on")]
+        # browsers drop tabs and newlines inside URLs, and ignore case in the scheme
+        self.urls += ["".join((value or "").split()).lower() for name, value in attrs
+                      if name in ("href", "src", "xlink:href", "action", "formaction")]
+        self.styles += [value or "" for name, value in attrs if name == "style"]
 
     def handle_endtag(self, tag):
         self._in_script = False

@@ -21,10 +21,16 @@ Two places hold HTML a student controls:
 
 Both are cleaned with bleach: tags outside a list of harmless formatting tags are escaped (shown as
 text, so the instructor sees what was attempted), every ``on*`` attribute and every link target is
-dropped, images keep only ``data:`` sources, and output types that can carry scripts (JavaScript,
-SVG, widget views) are removed. A markdown cell whose text is exactly one of the instructor's
-(the gradebook's source cells, the released notebook) stays as it is.
+dropped, images keep only ``data:`` sources, CSS keeps only properties that load nothing, and
+output types that can carry scripts (JavaScript, SVG, widget views) are removed. Cleaning the
+markdown *text* is not enough, because markdown syntax makes links and images when it is rendered:
+the student's markdown (cells and ``text/markdown`` outputs) is rendered here and kept as cleaned
+HTML. Output metadata keeps only numeric image sizes (templates write them into ``<img>`` tags
+unquoted). A markdown cell whose text is exactly one of the instructor's (the gradebook's source
+cells, the released notebook) stays as it is.
 """
+
+import html
 
 import bleach
 from bleach.css_sanitizer import CSSSanitizer
@@ -48,6 +54,12 @@ ATTRIBUTES = {
     "th": ["colspan", "rowspan", "align"],
 }
 PROTOCOLS = ["data"]
+#: CSS that only changes how text and tables look: nothing that loads a url() (cursor, background,
+#: font), nothing that moves an element over the page (position, display, float).
+CSS_PROPERTIES = [
+    "text-align", "vertical-align", "color", "background-color", "font-weight", "font-style",
+    "font-size", "text-decoration", "white-space", "border-collapse", "letter-spacing", "line-height",
+]
 
 
 class SanitizeSubmissionHTML(SanitizeHTML):
@@ -69,9 +81,40 @@ class SanitizeSubmissionHTML(SanitizeHTML):
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, cell_index):
-        if cell.cell_type == "markdown" and cell.source in self._instructor_markdown:
+        if cell.cell_type == "markdown":
+            if cell.source not in self._instructor_markdown:
+                cell.source = self.markdown_as_safe_html(cell.source, cell.pop("attachments", {}))
             return cell, resources
+        if cell.cell_type == "code":
+            for output in cell.outputs:
+                if "metadata" in output:
+                    output.metadata = safe_output_metadata(output.metadata)
+                data = output.get("data", {})
+                if "text/markdown" in data:  # rendered like a markdown cell: give it the same treatment
+                    markdown = data.pop("text/markdown")
+                    data.setdefault("text/html", self.markdown_as_safe_html(markdown, {}))
         return super().preprocess_cell(cell, resources, cell_index)
+
+    def markdown_as_safe_html(self, source, attachments):
+        """The student's markdown rendered here, cleaned, and kept as one raw HTML block.
+
+        Cleaning only the markdown text is not enough: markdown syntax itself makes links
+        (``[x](javascript:...)``) and remote images (``![](https://...)``) when the Formgrader or
+        the feedback page renders it. So it is rendered now (formulas stay as ``$...$`` text, for
+        MathJax), the HTML is cleaned, and the result is written on a single line inside a ``<div>``:
+        a markdown renderer passes such a block through untouched. Attachments become ``data:``
+        images; a reference to a missing one shows the cell's text instead.
+        """
+        from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+        source = source if isinstance(source, str) else "".join(source)
+        try:
+            renderer = IPythonRenderer(escape=False, allow_harmful_protocols=False, attachments=attachments)
+            rendered = MarkdownWithMath(renderer=renderer).render(source)
+        except Exception:  # e.g. an attachment that is not there: show the text itself
+            rendered = f"<pre>{html.escape(source)}</pre>"
+        clean = self.sanitize_html_tags(rendered).strip()
+        return '<div class="cnnlab-student-markdown">' + clean.replace("\r", "").replace("\n", "&#10;") + "</div>"
 
     def sanitize_html_tags(self, html_str):
         """``html_str`` with every tag outside :data:`TAGS` escaped and unsafe attributes dropped."""
@@ -82,8 +125,32 @@ class SanitizeSubmissionHTML(SanitizeHTML):
             protocols=PROTOCOLS,
             strip=False,
             strip_comments=True,
-            css_sanitizer=CSSSanitizer(),
+            css_sanitizer=CSSSanitizer(allowed_css_properties=CSS_PROPERTIES),
         )
+
+
+def safe_output_metadata(metadata):
+    """Output metadata with only numeric image ``width``/``height`` kept.
+
+    Templates write these into ``<img width=... height=...>`` without quotes, so a value such as
+    ``"1 onerror=..."`` would add attributes; ``filenames`` would become an image's remote source.
+    """
+    clean = {}
+    for mimetype, values in metadata.items():
+        if not isinstance(values, dict):
+            continue
+        kept = {key: values[key] for key in ("width", "height") if _is_size(values.get(key))}
+        if kept:
+            clean[mimetype] = kept
+    return clean
+
+
+def _is_size(value):
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return value >= 0
+    return isinstance(value, str) and value.isdigit()
 
 
 def instructor_markdown(config, info):
