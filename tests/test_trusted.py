@@ -416,3 +416,14 @@ def test_a_grading_worker_builds_the_grading_copy_once_for_its_forked_children()
     os.waitpid(pid, 0)
     assert os.read(read, 1) == b"1"
     assert compiled[0].stat().st_mtime_ns == stamp
+
+
+def test_cnnlab_grade_finds_alembic_without_an_activated_venv(monkeypatch):
+    """nbgrader shells out to `alembic` when it opens a gradebook; `.venv/bin/cnnlab grade` must find it."""
+    import shutil
+
+    from cnnlab.course import cluster
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    cluster.use_this_environments_tools()
+    assert shutil.which("alembic") == str(Path(sys.executable).parent / "alembic")

@@ -225,6 +225,14 @@ def master_extension(course, student, assignment):
 # One task: grade one submission in a scratch copy of the course (runs on a Dask worker)
 # --------------------------------------------------------------------------------------------
 
+def use_this_environments_tools():
+    """Put this Python's ``bin/`` first on PATH: nbgrader runs ``alembic`` from there when it opens a
+    gradebook, and ``cnnlab grade`` may be started by its full path without the venv activated."""
+    tools = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != tools:
+        os.environ["PATH"] = tools + os.pathsep + os.environ.get("PATH", "")
+
+
 def grading_env():
     """The environment of ``nbgrader autograde`` in a task: this venv first on PATH, one BLAS thread."""
     env = dict(os.environ)
@@ -537,6 +545,7 @@ def grade_class(course_root, assignments=None, students=None, scheduler=None, wo
     otherwise one is started from ``scheduler``/``workers`` and closed at the end.
     """
     start = time.perf_counter()
+    use_this_environments_tools()
     course = read_course(course_root)
     known = gradebook_assignments(course)
     assignments = list(assignments or known)
