@@ -153,3 +153,36 @@ class Elements(HTMLParser):
     def handle_data(self, data):
         if self._in_script:
             self.scripts.append(data)
+
+
+def test_second_red_team_vectors_neither_load_hide_nor_break_the_page(monkeypatch):
+    import time
+
+    from nbconvert import HTMLExporter
+    from nbformat.v4 import new_raw_cell
+
+    from cnnlab.course.feedback_html import OfflineFeedbackExporter
+
+    broken_colour = "\x1b[38m"
+    cells = [
+        new_markdown_cell("Answer: $\\style{cursor:url(https://evil.example/c.png),auto}{O(n)}$"),
+        new_markdown_cell('<div class="modal-backdrop" style="background-color: white">All tests passed.</div>'),
+        new_markdown_cell("hidden answer", metadata={"transient": {"remove_source": True}}),
+        new_markdown_cell("\\begin{a}\n" * 5000),
+        new_raw_cell("raw", metadata={"raw_mimetype": 5}),
+        new_code_cell("visible_source = 1", metadata={"magics_language": 5, "transient": {"remove_source": True}},
+                      outputs=[
+            new_output("stream", name="stdout", text=f"x{broken_colour}y\n"),
+            new_output("error", ename="ValueError", evalue=broken_colour, traceback=[broken_colour + "boom"]),
+            new_output("display_data", data={"text/plain": broken_colour, "text/html": ["<b>", "x</b>"],
+                                             "text/latex": "$\\style{cursor:url(https://evil.example/l)}{x}$"}),
+        ]),
+    ]
+    start = time.perf_counter()
+    nb = sanitized(new_notebook(cells=cells), monkeypatch)
+    assert time.perf_counter() - start < 10, "crafted markdown must not stall the grader"
+    assert nb.cells[-1].outputs[2].data["text/html"] == "<b>x</b>"
+    for exporter in (HTMLExporter(), HTMLExporter(template_name="classic"), OfflineFeedbackExporter()):
+        page, _ = exporter.from_notebook_node(nbformat.from_dict(json.loads(json.dumps(nb))))  # does not raise
+        assert "\\style" not in page and "modal-backdrop" not in page.split("</style>")[-1]
+        assert "hidden answer" in page and "visible_source" in page  # nothing hidden from the instructor

@@ -31,6 +31,7 @@ cells, the released notebook) stays as it is.
 """
 
 import html
+import re
 
 import bleach
 from bleach.css_sanitizer import CSSSanitizer
@@ -46,14 +47,20 @@ TAGS = sorted(
     | {"h1", "h2", "h3", "h4", "h5", "h6", "dl", "dt", "dd", "details", "summary", "img"}
 )
 #: No event handlers, no link targets; images only from data: URIs (no request leaves the page).
-ATTRIBUTES = {
-    "*": ["class", "title", "style"],
+ATTRIBUTES = {  # no class: Bootstrap's classes (modal-backdrop, affix) can cover the whole page
+    "*": ["title", "style"],
     "a": ["title"],
     "img": ["src", "alt", "width", "height"],
     "td": ["colspan", "rowspan", "align"],
     "th": ["colspan", "rowspan", "align"],
 }
 PROTOCOLS = ["data"]
+#: Student markdown longer than this is shown as text, not parsed (mistune is slow on crafted input).
+MAX_MARKDOWN_CHARS = 20_000
+#: A colour/style code in terminal text: ``ESC [ parameters m``.
+ANSI_SGR = re.compile(r"\x1b\[([0-9;]*)m")
+#: MathJax commands that set CSS, classes, ids or links, or load extensions.
+MATHJAX_STYLE = re.compile(r"\\(style|bbox|mmlToken|class|cssId|href|require|unicode)(?![A-Za-z])")
 #: CSS that only changes how text and tables look: nothing that loads a url() (cursor, background,
 #: font), nothing that moves an element over the page (position, display, float).
 CSS_PROPERTIES = [
@@ -78,22 +85,48 @@ class SanitizeSubmissionHTML(SanitizeHTML):
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
         self._instructor_markdown = instructor_markdown(self.config, info)
+        nb.metadata = {key: nb.metadata[key] for key in ("kernelspec", "language_info") if key in nb.metadata}
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, cell_index):
+        cell.metadata = safe_cell_metadata(cell)
         if cell.cell_type == "markdown":
             if cell.source not in self._instructor_markdown:
                 cell.source = self.markdown_as_safe_html(cell.source, cell.pop("attachments", {}))
             return cell, resources
         if cell.cell_type == "code":
             for output in cell.outputs:
-                if "metadata" in output:
-                    output.metadata = safe_output_metadata(output.metadata)
-                data = output.get("data", {})
-                if "text/markdown" in data:  # rendered like a markdown cell: give it the same treatment
-                    markdown = data.pop("text/markdown")
-                    data.setdefault("text/html", self.markdown_as_safe_html(markdown, {}))
+                self.clean_output(output)
+        elif cell.cell_type == "raw":
+            cell.source = without_style_commands(cell.source)
         return super().preprocess_cell(cell, resources, cell_index)
+
+    def clean_output(self, output):
+        """Text the page renders made safe before bleach sees the HTML (see the helpers below)."""
+        if "metadata" in output:
+            output.metadata = safe_output_metadata(output.metadata)
+        if output.get("output_type") == "stream":
+            output.text = without_broken_ansi(_text(output.get("text", "")))
+        if output.get("output_type") == "error":
+            output.ename = without_broken_ansi(_text(output.get("ename", "")))
+            output.evalue = without_broken_ansi(_text(output.get("evalue", "")))
+            output.traceback = [without_broken_ansi(_text(line)) for line in output.get("traceback", [])]
+        data = output.get("data", {})
+        for mimetype, value in list(data.items()):
+            if not mimetype.startswith("text/"):
+                continue
+            if isinstance(value, list) and all(isinstance(line, str) for line in value):
+                data[mimetype] = "".join(value)  # nbformat allows a list of lines
+            elif not isinstance(value, str):
+                del data[mimetype]
+        if "text/plain" in data:
+            data["text/plain"] = without_broken_ansi(data["text/plain"])
+        for mimetype in ("text/html", "text/latex"):
+            if mimetype in data:
+                data[mimetype] = without_style_commands(data[mimetype])
+        if "text/markdown" in data:  # rendered like a markdown cell: give it the same treatment
+            markdown = data.pop("text/markdown")
+            data.setdefault("text/html", self.markdown_as_safe_html(markdown, {}))
 
     def markdown_as_safe_html(self, source, attachments):
         """The student's markdown rendered here, cleaned, and kept as one raw HTML block.
@@ -107,12 +140,16 @@ class SanitizeSubmissionHTML(SanitizeHTML):
         """
         from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
-        source = source if isinstance(source, str) else "".join(source)
-        try:
-            renderer = IPythonRenderer(escape=False, allow_harmful_protocols=False, attachments=attachments)
-            rendered = MarkdownWithMath(renderer=renderer).render(source)
-        except Exception:  # e.g. an attachment that is not there: show the text itself
-            rendered = f"<pre>{html.escape(source)}</pre>"
+        source = without_style_commands(_text(source))
+        if len(source) > MAX_MARKDOWN_CHARS:  # markdown parsing can take minutes on crafted text
+            cut = html.escape(source[:MAX_MARKDOWN_CHARS])
+            rendered = f"<pre>{cut}</pre><p>[cut: longer than {MAX_MARKDOWN_CHARS} characters]</p>"
+        else:
+            try:
+                renderer = IPythonRenderer(escape=False, allow_harmful_protocols=False, attachments=attachments)
+                rendered = MarkdownWithMath(renderer=renderer).render(source)
+            except Exception:  # e.g. an attachment that is not there: show the text itself
+                rendered = f"<pre>{html.escape(source)}</pre>"
         clean = self.sanitize_html_tags(rendered).strip()
         return '<div class="cnnlab-student-markdown">' + clean.replace("\r", "").replace("\n", "&#10;") + "</div>"
 
@@ -127,6 +164,55 @@ class SanitizeSubmissionHTML(SanitizeHTML):
             strip_comments=True,
             css_sanitizer=CSSSanitizer(allowed_css_properties=CSS_PROPERTIES),
         )
+
+
+def safe_cell_metadata(cell):
+    """Only the cell metadata grading needs: nbgrader's, tags, execution times (and a raw cell's type).
+
+    Everything else can change how the page renders: ``transient.remove_source`` hides a cell
+    (and its score box) from the instructor, a non-text ``magics_language`` or ``raw_mimetype``
+    makes the template fail.
+    """
+    metadata = cell.get("metadata", {})
+    kept = {key: metadata[key] for key in ("nbgrader", "execution") if isinstance(metadata.get(key), dict)}
+    tags = metadata.get("tags")
+    if isinstance(tags, list) and all(isinstance(tag, str) for tag in tags):
+        kept["tags"] = tags
+    if cell.get("cell_type") == "raw" and isinstance(metadata.get("raw_mimetype"), str):
+        kept["raw_mimetype"] = metadata["raw_mimetype"]
+    return kept
+
+
+def without_broken_ansi(text):
+    """``text`` without ANSI colour codes nbconvert cannot parse (``ESC[38m`` makes it raise and the
+    whole page fail): an extended colour (38/48) must be followed by ``5;n`` or ``2;r;g;b``."""
+    return ANSI_SGR.sub(lambda match: match.group(0) if _valid_sgr(match.group(1)) else "", text)
+
+
+def _valid_sgr(parameters):
+    numbers = [int(p) if p.isdigit() else 0 for p in parameters.split(";")] if parameters else [0]
+    i = 0
+    while i < len(numbers):
+        if numbers[i] in (38, 48):
+            if numbers[i + 1 : i + 2] == [5] and len(numbers) >= i + 3:
+                i += 3
+            elif numbers[i + 1 : i + 2] == [2] and len(numbers) >= i + 5:
+                i += 5
+            else:
+                return False
+        else:
+            i += 1
+    return True
+
+
+def without_style_commands(text):
+    """``text`` with MathJax's styling commands disarmed: ``\\style{cursor:url(...)}`` loads a
+    remote image in the Formgrader, which typesets ``$...$`` in the student's text."""
+    return MATHJAX_STYLE.sub(lambda match: "\\mathrm{" + match.group(1) + "}", text)
+
+
+def _text(value):
+    return "".join(value) if isinstance(value, list) else value if isinstance(value, str) else str(value)
 
 
 def safe_output_metadata(metadata):
