@@ -62,10 +62,10 @@ ANSI_SGR = re.compile(r"\x1b\[([0-9;]*)m")
 #: MathJax commands that set CSS, classes, ids or links, or load extensions.
 MATHJAX_STYLE = re.compile(r"\\(style|bbox|mmlToken|class|cssId|href|require|unicode)(?![A-Za-z])")
 #: CSS that only changes how text and tables look: nothing that loads a url() (cursor, background,
-#: font), nothing that moves an element over the page (position, display, float).
+#: font), nothing that moves or blows up an element over the page (position, display, sizes).
 CSS_PROPERTIES = [
     "text-align", "vertical-align", "color", "background-color", "font-weight", "font-style",
-    "font-size", "text-decoration", "white-space", "border-collapse", "letter-spacing", "line-height",
+    "text-decoration", "white-space", "border-collapse",
 ]
 
 
