@@ -313,21 +313,23 @@ def share_among_windows(dout, x_shape, kernel, stride, padding):
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     (n, c, h, w), (h_out, w_out) = x_shape, dout.shape[2:]
     share = dout / (kh * kw)
-    d_row_sum = _spread(share, (n, c, h_out, w + 2 * pw), column_views, kw, sw, w_out)  # (N, C, H_out, Wp)
-    dx_pad = _spread(d_row_sum, (n, c, h + 2 * ph, w + 2 * pw), row_views, kh, sh, h_out)  # (N, C, Hp, Wp)
+    d_row_sum = _spread(share, (n, c, h_out, w + 2 * pw), 3, kw, sw, w_out)  # (N, C, H_out, Wp)
+    dx_pad = _spread(d_row_sum, (n, c, h + 2 * ph, w + 2 * pw), 2, kh, sh, h_out)  # (N, C, Hp, Wp)
     return np.ascontiguousarray(unpad(dx_pad, padding))
 
 
-def _spread(values, shape, views, k, s, n_out):
-    """A new array of ``shape`` holding ``values`` added into each of its ``views(array, k, s, 1, n_out)``.
+def _spread(values, shape, axis, k, s, n_out):
+    """A new array of ``shape`` holding ``values`` added into each of its KH row views (``axis=2``)
+    or KW column views (``axis=3``): the adjoint of summing those views.
 
-    This is the adjoint of summing those views. Within one view all positions differ. Windows
-    that do not overlap (s >= k) share no position, so copying is enough; when they also cover
-    the whole axis (s == k, k * n_out == size), every position is written and no zeros are needed.
+    Within one view all positions differ. Windows that do not overlap (s >= k) share no position,
+    so copying is enough; when they also cover the whole axis (s == k, k * n_out == size), every
+    position is written and no zeros are needed.
     """
     overlapping = s < k
-    covers_all = s == k and k * n_out == shape[2 if views is row_views else 3]
+    covers_all = s == k and k * n_out == shape[axis]
     array = np.empty(shape, dtype=values.dtype) if covers_all else np.zeros(shape, dtype=values.dtype)
+    views = row_views if axis == 2 else column_views
     for view in views(array, k, s, 1, n_out):
         if overlapping:
             view += values  # a position read by two windows receives both shares
