@@ -173,7 +173,7 @@ class OwnerCheckedCollect(ExchangeCollect):
             record["filename"], claimed.strftime(TIMESTAMP_FORMAT), changed.strftime(TIMESTAMP_FORMAT),
             changed.strftime(TIMESTAMP_FORMAT),
         )
-        record["timestamp"] = changed.replace(tzinfo=None) if record["timestamp"].tzinfo is None else changed
+        record["timestamp"] = changed.replace(tzinfo=None)  # nbgrader's records hold naive UTC times
         self.corrected[os.path.realpath(folder)] = changed
 
     def chosen(self, records):
