@@ -274,13 +274,29 @@ def plot_filters(weight, ncols=8, max_filters=64, title="filters"):
     return fig
 
 
+def _side_by_side(maps, gap=1):
+    """``(C, H, W)`` -> one ``(H, C*W + (C-1)*gap)`` image: the C maps in a row, each scaled to [0, 1]
+    on its own (as C separate panels would be), with columns of NaN between them, drawn blank."""
+    low = maps.min(axis=(1, 2), keepdims=True)
+    span = maps.max(axis=(1, 2), keepdims=True) - low
+    scaled = (maps - low) / np.where(span > 0, span, 1)
+    c, h, w = maps.shape
+    row = np.full((h, c * (w + gap) - gap), np.nan)
+    for k in range(c):
+        row[:, k * (w + gap) : k * (w + gap) + w] = scaled[k]
+    return row
+
+
 def plot_feature_maps(activations, max_channels=8, cmap="viridis"):
-    """One digit's journey through a network: one row per layer, one panel per channel.
+    """One digit's journey through a network: one row per layer, its channels side by side.
 
     ``activations``: a list of ``(name, array)``; each array is one example's
     output of a layer, ``(C, H, W)`` (a leading batch axis of 1 is dropped),
     ``(H, W)``, or 1-D (a flattened vector or the logits, drawn as bars).
-    At most ``max_channels`` channels are drawn per layer. Returns the figure.
+    At most ``max_channels`` channels are drawn per layer, each with its own
+    colour scale (dark = its smallest value, bright = its largest). A layer's
+    channels share one axes (one image), which draws many times faster than one
+    panel per channel. Returns the figure.
     """
     if not activations:
         raise ValueError("activations is empty; pass a list of (name, array) pairs")
@@ -299,21 +315,33 @@ def plot_feature_maps(activations, max_channels=8, cmap="viridis"):
         rows.append((str(name), array))
     ncols = max(1 if a.ndim == 1 else min(a.shape[0], max_channels) for _, a in rows)
     fig = Figure(figsize=(1.3 * max(ncols, 3), 1.4 * len(rows)), layout="constrained")
-    grid = fig.add_gridspec(len(rows), ncols)
-    for r, (name, array) in enumerate(rows):
+    for ax, (name, array) in zip(fig.subplots(len(rows), 1, squeeze=False)[:, 0], rows):
         if array.ndim == 1:
-            ax = fig.add_subplot(grid[r, :])
             ax.bar(np.arange(len(array)), array, color="C0")
             ax.set_title(f"{name} {array.shape}", fontsize=9, loc="left")
             ax.tick_params(labelsize=7)
             continue
-        for c in range(min(array.shape[0], max_channels)):
-            ax = fig.add_subplot(grid[r, c])
-            ax.imshow(array[c], cmap=cmap)
-            _hide_ticks(ax)
-            if c == 0:
-                ax.set_ylabel(name, fontsize=9)
-            ax.set_title(f"{name} ch {c}" if c == 0 else f"ch {c}", fontsize=8)
+        shown = min(array.shape[0], max_channels)
+        width = array.shape[2]
+        # a row of `ncols` slots, so a layer with fewer channels keeps the same panel size
+        ax.imshow(
+            _side_by_side(array[:shown]),
+            cmap=cmap,
+            vmin=0,
+            vmax=1,
+            extent=(-0.5, shown * (width + 1) - 1.5, array.shape[1] - 0.5, -0.5),
+        )
+        ax.set_xlim(-0.5, ncols * (width + 1) - 1.5)
+        ax.set_xticks(
+            [k * (width + 1) + (width - 1) / 2 for k in range(shown)], [f"ch {k}" for k in range(shown)], fontsize=7
+        )
+        ax.set_yticks([])
+        ax.tick_params(length=0)
+        for side in ax.spines.values():
+            side.set_visible(False)
+        ax.set_ylabel(name, fontsize=9)
+        more = f", {shown} of {array.shape[0]} channels shown" if shown < array.shape[0] else ""
+        ax.set_title(f"{name} {array.shape}{more}", fontsize=8, loc="left")
     fig.suptitle("feature maps")
     return fig
 

@@ -143,10 +143,20 @@ def test_plot_feature_maps_one_row_per_layer():
         ("logits", rng.random((1, 10))),
     ]
     fig = render(plots.plot_feature_maps(activations, max_channels=6))
-    assert len(fig.axes) == 1 + 6 + 6 + 1
+    assert len(fig.axes) == 4  # one row per layer
     ylabels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
     assert ylabels == ["input", "conv1", "conv2"]
     assert len(fig.axes[-1].patches) == 10  # the logits as 10 bars
+    # conv2: 6 of its 16 channels side by side, one blank column between them, each scaled alone
+    conv2 = fig.axes[2].images[0].get_array()
+    assert conv2.shape == (14, 6 * 14 + 5)
+    assert [t.get_text() for t in fig.axes[2].get_xticklabels()] == [f"ch {k}" for k in range(6)]
+    assert "6 of 16 channels" in fig.axes[2].get_title(loc="left")
+    blank = np.ma.getmaskarray(conv2) | np.isnan(np.ma.getdata(conv2))
+    assert blank[:, 14].all() and not blank[:, :14].any()
+    first = np.ma.getdata(conv2)[:, :14]
+    expected = activations[2][1][0]
+    assert np.allclose(first, (expected - expected.min()) / (expected.max() - expected.min()))
     with pytest.raises(ValueError, match="empty"):
         plots.plot_feature_maps([])
     with pytest.raises(TypeError, match="pair"):

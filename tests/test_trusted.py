@@ -427,3 +427,34 @@ def test_cnnlab_grade_finds_alembic_without_an_activated_venv(monkeypatch):
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     cluster.use_this_environments_tools()
     assert shutil.which("alembic") == str(Path(sys.executable).parent / "alembic")
+
+
+@pytest.mark.skipif(sandbox.bwrap_problem() is not None, reason=str(sandbox.bwrap_problem()))
+def test_kernels_read_the_font_list_built_once_outside(tmp_path):
+    import cnnlab
+
+    font_list = sandbox.cached_font_list()
+    assert font_list and os.path.basename(font_list).startswith("fontlist-v")
+    assert sandbox.cached_font_list() == font_list  # once per grading process
+    (tmp_path / "ipc").mkdir()
+    package = os.path.dirname(os.path.realpath(cnnlab.__file__))
+    code = (
+        "import logging, os, sys\nlogging.basicConfig(level=logging.INFO, stream=sys.stdout)\n"
+        "import matplotlib, matplotlib.font_manager as fm\nd = matplotlib.get_cachedir()\n"
+        "print(d, sorted(os.listdir(d)))\n"
+        "try:\n    open(os.path.join(d, os.listdir(d)[0]), 'a').write('x')\nexcept OSError:\n    print('read-only')\n"
+    )
+    cmd = sandbox.bwrap_command(
+        [sys.executable, "-c", code],
+        notebook_dir=str(tmp_path),
+        ipc_dir=str(tmp_path / "ipc"),
+        package_dir=package,
+        package_copy=package,
+        env=sandbox.sandbox_env(),
+        font_list=font_list,
+    )
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"{sandbox.SANDBOX_HOME}/.matplotlib ['{os.path.basename(font_list)}']" in out.stdout
+    assert "read-only" in out.stdout
+    assert "generated new fontManager" not in out.stdout + out.stderr  # the list was used, not rebuilt

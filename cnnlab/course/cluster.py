@@ -299,17 +299,24 @@ def run_nbgrader(args, cwd, log_path, timeout):
 
 
 def prepare_grading_copy(assignment):
-    """Build the sandbox's byte-compiled grading copy of cnnlab for ``assignment`` in this worker.
+    """Do, once in this worker, what every forked ``nbgrader autograde`` of ``assignment`` would redo.
 
-    The sandbox makes it once per process; made here, before :func:`run_nbgrader` forks, every
-    child grading that assignment inherits it instead of copying and compiling the package again
-    (about 0.5-0.7 CPU-seconds a submission). The copy lives until the worker exits.
+    Made here, before :func:`run_nbgrader` forks, these are inherited by every child grading that
+    assignment: the sandbox's byte-compiled grading copy of cnnlab (0.5-0.7 CPU-seconds a
+    submission), matplotlib's font list for the kernels (0.4), the grader's own modules (0.2) and,
+    for an assignment whose checks move torch models out of the kernel, torch (2-3). The copies
+    live until the worker exits.
     """
     import cnnlab
-    from cnnlab.course import sandbox
+    import cnnlab.course.trusted  # noqa: F401
+    import cnnlab.grading  # noqa: F401
+    from cnnlab.course import policy, sandbox
 
     package_dir = os.path.dirname(os.path.realpath(cnnlab.__file__))
     sandbox.cached_grading_copy(package_dir, assignment, grading=True)
+    sandbox.cached_font_list()
+    if "torch" in policy.policy_for(assignment).extra_imports:
+        import torch  # noqa: F401  (the checks of this assignment move torch models: import it once, not per fork)
 
 
 def read_scores(db_url, course_id, student, assignment):

@@ -170,6 +170,7 @@ def bwrap_command(
     tmp_bytes=DEFAULT_TMP_MB * 1024**2,
     env=None,
     hidden_dirs=(),
+    font_list=None,
 ):
     """The full ``bwrap ...`` command that runs ``kernel_cmd`` in the sandbox described above.
 
@@ -205,6 +206,8 @@ def bwrap_command(
         replacement = hidden_dirs[folder] if isinstance(hidden_dirs, dict) else None
         args += ["--ro-bind", replacement, folder] if replacement else ["--tmpfs", folder]
     args += ["--ro-bind", package_copy, package_dir]
+    if font_list:  # matplotlib's font list, built once outside (see cached_font_list)
+        args += ["--ro-bind", font_list, f"{SANDBOX_HOME}/.matplotlib/{os.path.basename(font_list)}"]
     if data_dir and os.path.isdir(data_dir):
         data_dir = os.path.realpath(data_dir)
         args += ["--ro-bind", data_dir, data_dir]
@@ -288,6 +291,47 @@ def cached_grading_copy(package_dir, assignment, grading):
         compileall.compile_dir(copy, ddir=package_dir, quiet=2)  # tracebacks name the real path
         _COPIES[key] = copy
     return _COPIES[key]
+
+
+_FONT_LISTS = {}
+
+
+def cached_font_list():
+    """matplotlib's font list (``fontlist-v*.json``), built once per grading process; None if it cannot be.
+
+    Each kernel's HOME is a fresh tmpfs, so without this matplotlib would search the system's fonts
+    again in every kernel (about 0.4 CPU-seconds each). A child Python builds the list here with an
+    empty HOME, so it names only fonts the kernel can see too (under /usr and matplotlib's own), and
+    the file is bound read-only into every sandbox. Should the kernel still find it stale, matplotlib
+    simply builds a new one in the kernel's own HOME.
+    """
+    key = sys.executable
+    if key not in _FONT_LISTS or (_FONT_LISTS[key] and not os.path.isfile(_FONT_LISTS[key])):
+        import atexit
+        import glob
+
+        root = tempfile.mkdtemp(prefix="cnnlab-fonts-")
+        atexit.register(shutil.rmtree, root, True)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": root,
+            "MPLCONFIGDIR": root,
+            "XDG_DATA_HOME": os.path.join(root, "share"),
+            "XDG_CACHE_HOME": os.path.join(root, "cache"),
+        }
+        try:
+            subprocess.run(
+                [sys.executable, "-c", "import matplotlib.font_manager"],
+                env=env,
+                timeout=300,
+                capture_output=True,
+                check=True,
+            )
+            found = glob.glob(os.path.join(root, "fontlist-v*.json"))
+        except (OSError, subprocess.SubprocessError):
+            found = []
+        _FONT_LISTS[key] = found[0] if found else None
+    return _FONT_LISTS[key]
 
 
 def jail_command(bwrap_cmd, cgroup_name, limits):
@@ -388,6 +432,7 @@ def _make_kernel_manager_class():
                 tmp_bytes=limits["tmp_bytes"],
                 env=sandbox_env(data_dir, assignment),
                 hidden_dirs=self._hidden_packages(assignment),
+                font_list=cached_font_list(),
             )
             self._cgroup = f"cnnlab-{os.getpid()}-{os.path.basename(self._scratch)}"
             return jail_command(cmd, self._cgroup, limits)
