@@ -441,3 +441,78 @@ def test_gradient_check_fails_a_nan_or_boolean_gradient_with_feedback(allow_refe
     with pytest.raises(CheckFailure) as failure:
         grading.check_gradient_check(REFERENCES["conv2d_backward"], numerical_gradient)
     assert expected in str(failure.value)
+
+
+# ---- mistakes a class of students made (the second student review): diagnosis and partial credit ----
+
+_BACKWARD = '''
+def conv2d_backward(dout, x, weight, stride=1, padding=0):
+    s = (stride, stride) if np.isscalar(stride) else stride
+    p = (padding, padding) if np.isscalar(padding) else padding
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1]))).astype(float)
+    kh, kw = weight.shape[2:]
+    dxp, dw = np.zeros_like(xp), np.zeros(weight.shape)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            rows, cols = slice(i * s[0], i * s[0] + kh), slice(j * s[1], j * s[1] + kw)
+            dw += np.einsum("no,nikl->oikl", dout[:, :, i, j], xp[:, :, rows, cols])
+            dxp[:, :, rows, cols] += np.einsum("no,oikl->nikl", dout[:, :, i, j], weight)
+    dx = dxp[:, :, p[0]:p[0] + x.shape[2], p[1]:p[1] + x.shape[3]]
+    return {result}
+'''
+
+_CONV2D = '''
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    (sh, sw), (ph, pw), (dh, dw) = [(v, v) if np.isscalar(v) else tuple(v) for v in (stride, padding, dilation)]
+    n, c, h, w = x.shape
+    c_out, _, kh, kw = weight.shape
+    xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+    xp[:, :, ph:ph + h, pw:pw + w] = x
+    ho, wo = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    out = np.zeros((n, c_out, ho, wo), dtype={dtype})
+    for i in range(ho):
+        for j in range(wo):
+            window = xp[:, :, i * sh:i * sh + dh * (kh - 1) + 1:dh, j * sw:j * sw + dw * (kw - 1) + 1:dw]
+            out[:, :, i, j] = np.tensordot(window, weight, axes=([1, 2, 3], [1, 2, 3])){bias}
+    return out
+'''
+
+STUDENT_MISTAKES = [
+    # (exercise, source, words the feedback must contain, share of the points, words it must not contain)
+    ("conv2d", _CONV2D.format(dtype="x.dtype", bias=" + (0 if bias is None else bias)"),
+     "integer truncation", None, None),
+    ("conv2d", _CONV2D.format(dtype="float", bias=""), "forgot the bias", 0.5, None),
+    ("conv2d_backward", _BACKWARD.format(result="dx, dw, dout.mean(axis=(0, 2, 3))"), "dbias averaged", 2 / 3, None),
+    ("conv2d_backward", _BACKWARD.format(result="dw, dx, dout.sum(axis=(0, 2, 3))"), "wrong order", None, None),
+    ("conv2d_backward", _BACKWARD.format(result="dx, dw / len(x), dout.sum(axis=(0, 2, 3))"),
+     "divided by the batch size", 2 / 3, None),
+    ("zero_pad", "def zero_pad(image, pad):\n    return np.pad(image, pad)\n", "parameters were renamed", 0, None),
+    # right values, wrong type: say so, and name no mistake the student did not make
+    ("zero_pad", "def zero_pad(x, padding):\n    p = (padding, padding) if np.isscalar(padding) else padding\n"
+                 "    return np.pad(x, ((p[0], p[0]), (p[1], p[1]))).astype(np.uint8)\n",
+     "dtype uint8", None, "Likely mistake"),
+    ("conv_output_size", "def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):\n"
+                         "    return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1.0\n",
+     "must return an int", None, "Likely mistake"),
+    ("correlate1d", "def correlate1d(x, w, mode='valid'):\n"
+                    "    x, w = np.asarray(x, float), np.asarray(w, float)\n"
+                    "    if len(w) > len(x):\n        x, w = w, x\n"
+                    "    p = {'valid': (0, 0), 'full': (len(w) - 1,) * 2, 'same': ((len(w) - 1) // 2, len(w) // 2)}[mode]\n"
+                    "    x = np.pad(x, p)\n"
+                    "    return [float(np.sum(x[i:i + len(w)] * w)) for i in range(len(x) - len(w) + 1)]\n",
+     "numpy array", None, "flipped kernel"),
+]
+
+
+@pytest.mark.parametrize("exercise, source, diagnosis, share, absent", STUDENT_MISTAKES,
+                         ids=[f"{m[0]}-{m[2]}" for m in STUDENT_MISTAKES])
+def test_students_mistakes_are_named_and_scored(exercise, source, diagnosis, share, absent):
+    namespace = _load(source)
+    with pytest.raises(AssertionError) as failure:
+        run_check(exercise, namespace, hidden=True)
+    message = str(failure.value)
+    assert diagnosis in message, message
+    if share is not None:
+        assert failure.value.fraction == pytest.approx(share), message
+    if absent is not None:
+        assert absent not in message, message

@@ -24,6 +24,7 @@ another process.
 """
 
 import os
+import re
 import traceback
 
 import numpy as np
@@ -36,6 +37,8 @@ _array_equal = np.array_equal
 _ndarray = np.ndarray
 _float64 = np.float64
 _CNNLAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: What Python says when a function is called with keyword names it does not have.
+_ARGUMENT_NAMES = re.compile(r"unexpected keyword argument|missing \d+ required (positional|keyword-only) argument")
 
 __all__ = ["Case", "CheckFailure", "CheckResult", "SourceFunction", "Suspect", "call_student",
            "run_check", "run_cases", "same_array", "same_int", "copy_args"]
@@ -154,7 +157,11 @@ def _call(fn, name, args, guard):
         if type(exc).__name__ == "GradingTimeout":          # trusted grading: the kernel stopped answering
             raise _Fatal(f"{name} did not finish in time: {exc}") from None
         ename = getattr(exc, "ename", None) or type(exc).__name__   # trusted grading names the kernel's error
-        raise AssertionError(f"{name} raised {ename}: {exc}\n{describe_call(name, args)}") from exc
+        lines = [f"{name} raised {ename}: {exc}", describe_call(name, args)]
+        if ename == "TypeError" and _ARGUMENT_NAMES.search(str(exc)):
+            lines.append(f"Likely mistake: the parameters were renamed. The grader calls {name} with the names "
+                         f"of the template, {name}({', '.join(args)}): keep those names.")
+        raise AssertionError("\n".join(lines)) from exc
     return out, given
 
 
@@ -291,6 +298,14 @@ def _matches(received, suspect, rtol=1e-6, atol=1e-8):
     return received == output
 
 
+def _same_value(received, expected):
+    """True when ``received`` holds the expected numbers, whatever its type (a list, 3.0 for 3, uint8)."""
+    try:
+        return _matches(received, Suspect("", "", np.asarray(expected)))
+    except Exception:
+        return False
+
+
 def shape_is(shape):
     """A suspect output that matches any array of this shape (for size mistakes)."""
     shape = tuple(int(s) for s in shape)
@@ -326,11 +341,14 @@ def _explain(name, case, mismatch, mistakes, expected):
     what = f"{name}(...)"
     lines = [f"{what} is wrong (part: {case.group}).", describe_call(name, case.args)] + mismatch.lines
     hints = list(mismatch.hints)
-    if mistakes is not None and mismatch.received is not None:
+    # Only a wrong *value* can point at a known mistake: when the values are right and only the type
+    # or dtype is not, every suspect that "matches" would name a mistake the student did not make.
+    if mistakes is not None and mismatch.received is not None and not _same_value(mismatch.received, expected):
         seen = set()
         for suspect in mistakes(case.args, expected):
             try:
-                hit = _matches(mismatch.received, suspect)
+                # a mistake that gives the right answer on this input (a flipped symmetric kernel) explains nothing
+                hit = _matches(mismatch.received, suspect) and not _matches(expected, suspect)
             except Exception:  # a mistake that cannot be reproduced here says nothing
                 hit = False
             if hit and suspect.name not in seen:
@@ -343,7 +361,7 @@ def _explain(name, case, mismatch, mistakes, expected):
 
 def run_check(name, fn, cases, reference, compare, mistakes=None, hidden=False, numpy_forbidden=(),
               guard=None, advice="write it yourself with basic NumPy (zeros, slicing, sums, loops)",
-              helpers=None, still_checked=(), changed_hint=None):
+              helpers=None, still_checked=(), changed_hint=None, credit=None):
     """Run every case; pass with a :class:`CheckResult` or fail with a :class:`CheckFailure`.
 
     reference(**args) -> expected answer (computed here, never in the student's code).
@@ -351,7 +369,11 @@ def run_check(name, fn, cases, reference, compare, mistakes=None, hidden=False, 
     mistakes(args, expected) -> list of Suspects; only called for a wrong answer.
     helpers(args) -> list of lines naming a wrong helper of the student's (e.g.
         their ``zero_pad``) for this case; only called for a wrong answer.
-    The failure's ``fraction`` is the share of groups whose cases all pass.
+    The failure's ``fraction`` is the share of groups whose cases all pass, or, when
+    ``credit`` is given, ``credit(results)`` if that is larger: ``results`` lists
+    ``(case, received, expected)`` for every case (all of them are run then), with
+    ``received`` None for a case whose call failed. It scores answers that one
+    mistake spoils in every group (a forgotten bias, a wrong dbias beside right dx and dweight).
     """
     __tracebackhide__ = True
     groups = list(dict.fromkeys(case.group for case in cases))
@@ -359,8 +381,9 @@ def run_check(name, fn, cases, reference, compare, mistakes=None, hidden=False, 
     causes = {}                    # group -> the exception the student's code raised, if any
     if hasattr(fn, "prefetch"):    # trusted grading: every case in one round trip to the kernel
         fn.prefetch([case.args for case in cases])
+    results = []
     for case in cases:
-        if case.group in failures:
+        if case.group in failures and credit is None:
             continue
         expected = reference(**copy_args(case.args))
         try:
@@ -369,12 +392,15 @@ def run_check(name, fn, cases, reference, compare, mistakes=None, hidden=False, 
         except CheckFailure:
             raise                                     # not implemented, forbidden call: no points
         except AssertionError as error:
-            blamed = helpers(case.args) if helpers is not None else []
-            failures[case.group] = "\n".join([str(error)] + blamed)
-            causes[case.group] = error.__cause__
+            results.append((case, None, expected))
+            if case.group not in failures:
+                blamed = helpers(case.args) if helpers is not None else []
+                failures[case.group] = "\n".join([str(error)] + blamed)
+                causes[case.group] = error.__cause__
             continue
+        results.append((case, received, expected))
         mismatch = (case.compare or compare)(received, expected, f"{name}(...)")
-        if mismatch is None:
+        if mismatch is None or case.group in failures:
             continue
         # a wrong helper of the student's explains the failure better than any known mistake
         blamed = helpers(case.args) if helpers is not None else []
@@ -387,7 +413,23 @@ def run_check(name, fn, cases, reference, compare, mistakes=None, hidden=False, 
     message = _summary(name, groups, failures)
     if hidden:   # says why this fails although the visible tests above passed
         message = "Hidden tests (the grader's own cases) fail. " + message
-    raise CheckFailure(message, 1 - len(failures) / len(groups)) from causes.get(first)
+    fraction = 1 - len(failures) / len(groups)
+    if credit is not None:
+        fraction = max(fraction, credit(results))
+    raise CheckFailure(message, fraction) from causes.get(first)
+
+
+def credit_if_only(mistake, share):
+    """A ``credit`` for :func:`run_check`: ``share`` of the points when every case is either right or
+    exactly what ``mistake(args, expected)`` gives (e.g. the right answer without the bias), else 0."""
+    def credit(results):
+        for case, received, expected in results:
+            if received is None:
+                return 0.0
+            if not (_same_value(received, expected) or _same_value(received, mistake(case.args, expected))):
+                return 0.0
+        return share
+    return credit
 
 
 def _summary(name, groups, failures):

@@ -20,6 +20,7 @@ from cnnlab.grading.engine import (
     Case,
     CheckFailure,
     CheckResult,
+    credit_if_only,
     helper_blame,
     run_check,
     same_array,
@@ -278,6 +279,10 @@ def conv_shape_mistakes(in_hw, kernel_hw, stride, padding, dilation, prefix):
     return [f for f in found if not f.output(np.zeros(want))]
 
 
+#: Share of the points for a convolution whose only mistake is the missing bias: hidden cases all have one.
+FORGOT_BIAS_CREDIT = 0.5
+
+
 def check_conv2d_single(fn, hidden=False, zero_pad=None, conv_output_size=None):
     """``conv2d_single(image, kernel, bias, stride, padding, dilation)`` on one channel.
 
@@ -334,8 +339,11 @@ def check_conv2d_single(fn, hidden=False, zero_pad=None, conv_output_size=None):
                                   F.conv_output_size(**size_args), same_int)
         return blamed
 
+    def without_bias(args, expected):
+        return expected - args["bias"]
+
     return run_check("conv2d_single", fn, cases, reference_conv2d_single, same_array(), mistakes,
-                     hidden=hidden, helpers=helpers,
+                     hidden=hidden, helpers=helpers, credit=credit_if_only(without_bias, FORGOT_BIAS_CREDIT),
                      still_checked=("rectangular images and kernels", "stride larger than the kernel",
                                     "a kernel as large as the image", "all three pairs at once",
                                     "negative values", "uint8 images with pairs"))

@@ -12,15 +12,17 @@ import numpy as np
 from cnnlab import functional as F
 from cnnlab._validation import as_pair
 from cnnlab.grading import mistakes as M
-from cnnlab.grading.engine import Case, run_check, same_array, same_int
+from cnnlab.grading.engine import Case, credit_if_only, run_check, same_array, same_int
 from cnnlab.grading.feedback import Suspect
 from cnnlab.grading.inputs import fresh_rng, int_array, seeded, small_ints
-from cnnlab.grading.nb02_convolution_2d import conv_mistakes, conv_shape_mistakes
+from cnnlab.grading.nb02_convolution_2d import FORGOT_BIAS_CREDIT, conv_mistakes, conv_shape_mistakes
 
 
 def _conv2d_case(group, rng, n, c_in, c_out, h, w, kh, kw, stride=1, padding=0, dilation=1, bias=True,
                  make=small_ints):
-    return Case(group, x=make(rng, (n, c_in, h, w)), weight=small_ints(rng, (c_out, c_in, kh, kw)),
+    # integer images get quarter weights: the output then has fractions, which an int result array loses
+    scale = 0.25 if make is int_array else 1.0
+    return Case(group, x=make(rng, (n, c_in, h, w)), weight=scale * small_ints(rng, (c_out, c_in, kh, kw)),
                 bias=small_ints(rng, (c_out,)) if bias else None, stride=stride, padding=padding,
                 dilation=dilation)
 
@@ -80,11 +82,15 @@ def shape_of(*shape):
     return lambda received: isinstance(received, np.ndarray) and received.shape == shape
 
 
+def _without_bias(args, expected):
+    return expected if args["bias"] is None else expected - args["bias"][None, :, None, None]
+
+
 def check_conv2d(fn, hidden=False):
     """``conv2d(x, weight, bias, stride, padding, dilation)``: (N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
     __tracebackhide__ = True
     return run_check("conv2d", fn, _conv2d_cases(hidden), F.conv2d, same_array(), _conv2d_mistakes,
-                     hidden=hidden,
+                     hidden=hidden, credit=credit_if_only(_without_bias, FORGOT_BIAS_CREDIT),
                      still_checked=("integer inputs", "negative values", "stride larger than the kernel",
                                     "kernels as large as the input", "a batch of 3", "pairs for every argument"))
 

@@ -250,6 +250,17 @@ def _part(index, output, rtol=1e-6, atol=1e-8):
     return matches
 
 
+def _permutation_of(received, expected):
+    """True when ``received`` holds the three expected arrays in another order."""
+    from itertools import permutations
+
+    for order in permutations(range(3)):
+        if order != (0, 1, 2) and all(isinstance(received[i], np.ndarray) and received[i].shape == np.shape(want)
+                                      and np.allclose(received[i], want) for i, want in zip(order, expected)):
+            return True
+    return False
+
+
 def _part_shape(index, shape):
     return lambda received: isinstance(received[index], np.ndarray) and received[index].shape == tuple(shape)
 
@@ -277,12 +288,32 @@ def _backward_mistakes(args, expected):
                 _part(1, M.flip_kernel(expected[1]))),
         Suspect("weight gradient not summed over the batch", "sum the weight gradient over the batch too",
                 _part_shape(1, (n, c_out, c_in, kh, kw))),
+        Suspect("dbias averaged instead of summed", "every output value adds the bias once, so its gradient "
+                "is the plain sum: dbias = dout.sum(axis=(0, 2, 3)), not the mean", _part(2, dout.mean(axis=(0, 2, 3)))),
+        Suspect("dbias not summed over the batch", "the bias is shared by every example too: sum over axis 0 as well",
+                _part(2, dout[0].sum(axis=(1, 2))) if n > 1 else None),
+        Suspect("dweight divided by the batch size", "the loss here is a plain sum, so the weight gradient is too: "
+                "do not divide by N", _part(1, expected[1] / n) if n > 1 else None),
+        Suspect("parts returned in the wrong order", "return the tuple (dx, dweight, dbias) in that order",
+                lambda r: _permutation_of(r, expected)),
         Suspect("dbias: sum dout over the batch and both spatial axes", "dbias = dout.sum(axis=(0, 2, 3))",
                 lambda r: isinstance(r[2], np.ndarray) and r[2].shape in
                 {(c_out, h_out, w_out), (n, c_out), (n,), (h_out, w_out), (n, h_out, w_out)}
                 and r[2].shape != (c_out,)),
     ]
     return [s for s in found if s.output is not None]
+
+
+def _backward_credit(results):
+    """A third of the points for each of dx, dweight and dbias that is right in every case."""
+    right = set(PARTS)
+    for _, received, expected in results:
+        if not isinstance(received, (tuple, list)) or len(received) != 3:
+            return 0.0
+        for part, got, want in zip(PARTS, received, expected):
+            if same_array()(got, want, part) is not None:
+                right.discard(part)
+    return len(right) / len(PARTS)
 
 
 def check_conv2d_backward(fn, hidden=False):
@@ -308,7 +339,7 @@ def check_conv2d_backward(fn, hidden=False):
             _backward_case("padding and batches", rng, 3, 1, 2, 4, 5, 2, 2, padding=1),
         ]
     return run_check("conv2d_backward", fn, cases, _conv_backward, _compare_backward, _backward_mistakes,
-                     hidden=hidden, still_checked=("stride larger than the kernel", "a kernel as large as the "
+                     hidden=hidden, credit=_backward_credit, still_checked=("stride larger than the kernel", "a kernel as large as the "
                                                    "input", "batches of 1 and 3", "pairs in either order"))
 
 
