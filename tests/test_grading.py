@@ -494,6 +494,19 @@ STUDENT_MISTAKES = [
     ("conv_output_size", "def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):\n"
                          "    return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1.0\n",
      "must return an int", None, "Likely mistake"),
+    # a mistake that would have spoiled a part the answer got right is not named
+    ("conv_output_size", "def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):\n"
+                         "    return (size + 2 * padding - dilation * kernel_size) // stride + 1\n",
+     "Expected", None, "forgot the +1"),
+    # correlate1d and convolve1d mixed up: convolve1d never calls the wrong correlate1d, so it is not blamed
+    ("convolve1d", "def correlate1d(x, w, mode='valid'):\n    return convolve1d(x, np.asarray(w)[::-1], mode)\n"
+                   "def convolve1d(x, w, mode='valid'):\n"
+                   "    x, w = np.asarray(x, float), np.asarray(w, float)\n"
+                   "    if len(w) > len(x):\n        x, w = w, x\n"
+                   "    p = {'valid': (0, 0), 'full': (len(w) - 1,) * 2, 'same': ((len(w) - 1) // 2, len(w) // 2)}[mode]\n"
+                   "    x = np.pad(x, p)\n"
+                   "    return np.array([np.sum(x[i:i + len(w)] * w) for i in range(len(x) - len(w) + 1)])\n",
+     "flipped kernel", None, "your helper"),
     ("correlate1d", "def correlate1d(x, w, mode='valid'):\n"
                     "    x, w = np.asarray(x, float), np.asarray(w, float)\n"
                     "    if len(w) > len(x):\n        x, w = w, x\n"

@@ -336,8 +336,28 @@ class Case:
         return f"Case({self.group!r}, {sorted(self.args)})"
 
 
-def _explain(name, case, mismatch, mistakes, expected):
-    """The message for one wrong case: call, received, the wrong expected value, likely mistake."""
+def _ruled_out(suspect_name, passed, mistakes):
+    """True when a case the answer got right would have come out wrong with this mistake.
+
+    Only mistakes with a concrete output count: a test such as "any integer array" says nothing about
+    what the mistake gives on another case.
+    """
+    for case, expected in passed:
+        try:
+            if any(s.name == suspect_name and not callable(s.output) and not _matches(expected, s)
+                   for s in mistakes(case.args, expected)):
+                return True
+        except Exception:  # a mistake that cannot be reproduced on that case rules nothing out
+            continue
+    return False
+
+
+def _explain(name, case, mismatch, mistakes, expected, passed=()):
+    """The message for one wrong case: call, received, the wrong expected value, likely mistake.
+
+    ``passed``: ``(case, expected)`` of the cases answered right so far; a mistake that would have
+    spoiled one of them is not the student's and is not named.
+    """
     what = f"{name}(...)"
     lines = [f"{what} is wrong (part: {case.group}).", describe_call(name, case.args)] + mismatch.lines
     hints = list(mismatch.hints)
@@ -351,7 +371,7 @@ def _explain(name, case, mismatch, mistakes, expected):
                 hit = _matches(mismatch.received, suspect) and not _matches(expected, suspect)
             except Exception:  # a mistake that cannot be reproduced here says nothing
                 hit = False
-            if hit and suspect.name not in seen:
+            if hit and suspect.name not in seen and not _ruled_out(suspect.name, passed, mistakes):
                 seen.add(suspect.name)
                 hints.append(f"{suspect.name}: {suspect.hint}")
     if hints:
@@ -381,7 +401,7 @@ def run_check(name, fn, cases, reference, compare, mistakes=None, hidden=False, 
     causes = {}                    # group -> the exception the student's code raised, if any
     if hasattr(fn, "prefetch"):    # trusted grading: every case in one round trip to the kernel
         fn.prefetch([case.args for case in cases])
-    results = []
+    results, passed = [], []
     for case in cases:
         if case.group in failures and credit is None:
             continue
@@ -400,11 +420,14 @@ def run_check(name, fn, cases, reference, compare, mistakes=None, hidden=False, 
             continue
         results.append((case, received, expected))
         mismatch = (case.compare or compare)(received, expected, f"{name}(...)")
-        if mismatch is None or case.group in failures:
+        if mismatch is None:
+            passed.append((case, expected))
+            continue
+        if case.group in failures:
             continue
         # a wrong helper of the student's explains the failure better than any known mistake
         blamed = helpers(case.args) if helpers is not None else []
-        message = _explain(name, case, mismatch, None if blamed else mistakes, expected)
+        message = _explain(name, case, mismatch, None if blamed else mistakes, expected, passed)
         failures[case.group] = "\n".join([message] + blamed)
     if not failures:
         return CheckResult(name, len(cases), hidden, still_checked)
@@ -454,9 +477,41 @@ def run_cases(name, fn, cases, reference, suspects=None, shape_hints=None,
                      numpy_forbidden=numpy_forbidden)
 
 
-def helper_blame(name, helper, args, expected, compare):
-    """Lines naming the student's helper ``name`` when ``helper(**args)`` is wrong, else []."""
-    if helper is None or not callable(helper):
+def calls(fn, helper, name):
+    """Can ``fn`` reach ``helper``: does its code (nested functions included) use the name ``name``, or
+    a global or closure variable holding ``helper``? None when it cannot be told (a function of the
+    student's kernel, seen from the grader, has no code object here)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return None
+    cells = [cell.cell_contents for cell in (getattr(fn, "__closure__", None) or ()) if _filled(cell)]
+    if any(value is helper for value in cells):
+        return True
+    scope = getattr(fn, "__globals__", {})
+    stack = [code]
+    while stack:
+        code = stack.pop()
+        if name in code.co_names or name in code.co_freevars or any(scope.get(n) is helper for n in code.co_names):
+            return True
+        stack += [const for const in code.co_consts if hasattr(const, "co_names")]
+    return False
+
+
+def _filled(cell):
+    try:
+        cell.cell_contents
+    except ValueError:  # an empty closure cell
+        return False
+    return True
+
+
+def helper_blame(name, helper, args, expected, compare, caller=None):
+    """Lines naming the student's helper ``name`` when ``helper(**args)`` is wrong, else [].
+
+    ``caller``: the student's function being checked; when its code provably never uses ``name``,
+    the helper cannot explain its mistake and nothing is blamed.
+    """
+    if helper is None or not callable(helper) or (caller is not None and calls(caller, helper, name) is False):
         return []
     try:
         received = call_student(helper, name, args)

@@ -124,7 +124,7 @@ def check_convolve1d(fn, hidden=False, correlate1d=None):
         flipped = dict(x=x, w=np.asarray(w)[::-1].copy(), mode=mode) if len(w) <= len(x) else \
             dict(x=w, w=np.asarray(x)[::-1].copy(), mode=mode)
         return helper_blame("correlate1d", correlate1d, flipped, F.correlate1d(**flipped),
-                            same_array(dtype="float"))
+                            same_array(dtype="float"), caller=fn)
 
     return run_check("convolve1d", fn, _cases_1d(hidden), F.convolve1d, same_array(dtype="float"),
                      _convolve_mistakes, hidden=hidden, numpy_forbidden=NUMPY_1D,

@@ -328,7 +328,7 @@ def check_conv2d_single(fn, hidden=False, zero_pad=None, conv_output_size=None):
     def helpers(args):
         ph, pw = as_pair(args["padding"], "padding")
         blamed = helper_blame("zero_pad", zero_pad, dict(x=args["image"], padding=(ph, pw)),
-                              reference_zero_pad(args["image"], (ph, pw)), same_array())
+                              reference_zero_pad(args["image"], (ph, pw)), same_array(), caller=fn)
         for axis in (0, 1):
             if blamed:
                 break
@@ -336,7 +336,7 @@ def check_conv2d_single(fn, hidden=False, zero_pad=None, conv_output_size=None):
                              stride=as_pair(args["stride"], "stride")[axis], padding=(ph, pw)[axis],
                              dilation=as_pair(args["dilation"], "dilation")[axis])
             blamed = helper_blame("conv_output_size", conv_output_size, size_args,
-                                  F.conv_output_size(**size_args), same_int)
+                                  F.conv_output_size(**size_args), same_int, caller=fn)
         return blamed
 
     def without_bias(args, expected):
