@@ -400,6 +400,24 @@ def test_trained_checks_blame_the_network_not_the_locked_learning_rate(mnist):
     assert "must be the cnnlab.nn.Sequential" in failure(grading.check_trained_numpy_cnn, None, history([1, .1]))
 
 
+def test_a_made_up_history_beside_an_untrained_or_linear_model_earns_nothing(mnist):
+    from cnnlab import nn as cnn_nn
+
+    # the red team's notebook: unimplemented builders, then a cell that sets the names the check reads
+    for check, model in ((grading.check_trained_numpy_cnn, numpy_reference()),
+                         (grading.check_trained_torch_cnn, torch_reference())):
+        with pytest.raises(AssertionError) as info:
+            check(model, {"train_loss": [2.3, 0.1]})           # an untrained CNN: chance accuracy
+        assert getattr(info.value, "fraction", 0) == 0 and "not the model that was trained" in str(info.value)
+    linear = cnn_nn.Sequential(cnn_nn.Flatten(), cnn_nn.Linear(784, 10, dtype=np.float32))
+    with pytest.raises(AssertionError) as info:
+        grading.check_trained_numpy_cnn(linear, {"train_loss": [2.3, 0.1]})
+    assert getattr(info.value, "fraction", 0) == 0 and "no convolution layer" in str(info.value)
+    with pytest.raises(AssertionError) as info:
+        grading.check_trained_torch_cnn(tnn.Sequential(tnn.Flatten(), tnn.Linear(784, 10)), {"train_loss": [2.3, 0.1]})
+    assert getattr(info.value, "fraction", 0) == 0 and "no convolution layer" in str(info.value)
+
+
 @pytest.mark.slow
 def test_trained_check_measures_the_accuracy_and_gives_partial_credit(mnist, monkeypatch):
     from cnnlab import train

@@ -186,3 +186,28 @@ def test_second_red_team_vectors_neither_load_hide_nor_break_the_page(monkeypatc
         page, _ = exporter.from_notebook_node(nbformat.from_dict(json.loads(json.dumps(nb))))  # does not raise
         assert "\\style" not in page and "modal-backdrop" not in page.split("</style>")[-1]
         assert "hidden answer" in page and "visible_source" in page  # nothing hidden from the instructor
+
+
+def test_mathjax_commands_hidden_in_character_references_are_disarmed(monkeypatch):
+    """Third red team: the browser decodes ``&#92;`` to a backslash before MathJax reads the page."""
+    import html as html_module
+
+    from nbconvert import HTMLExporter
+
+    from cnnlab.course.feedback_html import OfflineFeedbackExporter
+
+    cells = [
+        new_markdown_cell("My answer: &#36;&#92;style{cursor:url(http&#58;//evil.example/md.png),auto}{\\text{hover}}"
+                          "&#36; and &#36;&#92;href{http&#58;//evil.example/phish}{\\text{click}}&#36; &bsol;cssId{x}{y}"),
+        new_code_cell("Note()", outputs=[new_output("display_data", data={
+            "text/html": "<p>$\\&#115;tyle{cursor:url(http&#58;//evil.example/out.png),auto}{\\text{hover}}$ "
+                         "$&#x5C;&#x68;ref{http://evil.example/p}{x}$</p>",
+            "text/latex": "$&#92;class{x}{y}$"})]),
+    ]
+    nb = sanitized(new_notebook(cells=cells), monkeypatch)
+    for exporter in (HTMLExporter(), HTMLExporter(template_name="classic"), OfflineFeedbackExporter()):
+        page, _ = exporter.from_notebook_node(nbformat.from_dict(json.loads(json.dumps(nb))))
+        shown = html_module.unescape(html_module.unescape(page))  # what MathJax reads, however often encoded
+        for command in ("\\style", "\\href", "\\cssId", "\\class"):
+            assert command not in shown, command
+        assert "hover" in shown and "click" in shown  # the text itself is still there

@@ -336,3 +336,25 @@ def test_oversized_descriptions_are_refused(monkeypatch):
     monkeypatch.setattr(T, "MAX_OPS", 4)
     with pytest.raises(AssertionError, match="at most 4 operations"):
         T.rebuild(T.describe(torch_solution(), probe), probe)
+
+
+def test_networks_that_would_keep_the_grader_busy_are_refused_before_running():
+    """A red-team network: a huge padding, then many large pooling windows, failing only at the end."""
+    probe = T.make_probe()
+    bombs = (
+        nn.Sequential(nn.Conv2d(1, 1, 1, padding=100, dtype=np.float32),
+                          *[nn.AvgPool2d(101, stride=1, padding=50) for _ in range(10)],
+                          nn.Flatten(), nn.Linear(5, 10, dtype=np.float32)),
+        torch.nn.Sequential(torch.nn.Conv2d(1, 1, 1, padding=100), torch.nn.AvgPool2d(101, stride=1, padding=50),
+                            torch.nn.Flatten(), torch.nn.Linear(5, 10)),
+        nn.Sequential(nn.Conv2d(1, 400, 3, padding=1, dtype=np.float32), nn.Flatten()),  # 313,600 outputs
+    )
+    for bomb in bombs:
+        try:
+            description = T.describe(bomb, probe)  # the kernel's side: whatever the student's network costs there
+        except Exception:
+            continue
+        with pytest.raises(AssertionError, match="the grader does not run this network"):  # refused before _verify runs it
+            T.rebuild(description, probe)
+    for fine in (numpy_solution(), torch_solution()):
+        T.check_cost(fine, (1, 28, 28))

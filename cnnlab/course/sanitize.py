@@ -150,7 +150,7 @@ class SanitizeSubmissionHTML(SanitizeHTML):
                 rendered = MarkdownWithMath(renderer=renderer).render(source)
             except Exception:  # e.g. an attachment that is not there: show the text itself
                 rendered = f"<pre>{html.escape(source)}</pre>"
-        clean = self.sanitize_html_tags(rendered).strip()
+        clean = without_style_commands(self.sanitize_html_tags(rendered).strip())
         return '<div class="cnnlab-student-markdown">' + clean.replace("\r", "").replace("\n", "&#10;") + "</div>"
 
     def sanitize_html_tags(self, html_str):
@@ -207,8 +207,33 @@ def _valid_sgr(parameters):
 
 def without_style_commands(text):
     """``text`` with MathJax's styling commands disarmed: ``\\style{cursor:url(...)}`` loads a
-    remote image in the Formgrader, which typesets ``$...$`` in the student's text."""
-    return MATHJAX_STYLE.sub(lambda match: "\\mathrm{" + match.group(1) + "}", text)
+    remote image in the Formgrader, which typesets ``$...$`` in the student's text.
+
+    The browser decodes character references before MathJax reads the text, so ``&#92;style`` and
+    ``\\&#115;tyle`` are ``\\style`` too: those references are written out first (see below).
+    """
+    return MATHJAX_STYLE.sub(lambda match: "\\mathrm{" + match.group(1) + "}", written_out(text))
+
+
+#: A character reference: ``&#92;``, ``&#x5c;``, ``&bsol;`` (the ``;`` is optional for some names).
+CHARACTER_REFERENCE = re.compile(r"&(#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);?")
+
+
+def written_out(text):
+    """``text`` with every character reference of a plain character replaced by the character.
+
+    References to the characters that mean something in HTML markup (``< > & " '``) stay as they are,
+    so the text's markup does not change; every other reference (letters, ``\\``, ``$``, ``{``) is what
+    the browser will show anyway, and written out it can be checked.
+    """
+
+    def plain(match):
+        character = html.unescape(match.group(0))
+        if len(character) == 1 and character not in "<>&\"'" and character.isprintable():
+            return character
+        return match.group(0)
+
+    return CHARACTER_REFERENCE.sub(plain, text)
 
 
 def _text(value):

@@ -90,6 +90,9 @@ ASKED = {
 #: on a fresh random subset of the test set), and how many test digits each uses.
 NUMPY_ACCURACY = (0.85, 0.90)
 TORCH_ACCURACY = (0.95, 0.96)
+#: The accuracy above which a trained network has measurably learned (chance is 0.1): below it the
+#: history's falling loss earns nothing, since the grader cannot tell it from a made-up one.
+LEARNED_SOMETHING = 0.5
 NUMPY_TEST_DIGITS = 1000
 TORCH_TEST_DIGITS = 2000
 
@@ -131,6 +134,11 @@ def _fail(lines, fraction=None):
 
 def _is_numpy_model(obj):
     return isinstance(obj, (cnn_nn.Sequential, cnn_nn.Layer))
+
+
+def _numpy_layers(model):
+    """The layers of a cnnlab.nn model (a single layer is its own list)."""
+    return list(model.layers) if isinstance(model, cnn_nn.Sequential) else [model]
 
 
 def _is_torch_model(obj):
@@ -921,10 +929,21 @@ def _check_trained(name, history_name, model, history, hidden, bars, n_digits, n
     elif loss_problem or accuracy is None or accuracy > 0.15:
         lines.append(f"{_FIXED_SETTINGS}: check that the structure test of the network passes and that the cells "
                      "ran in order, from the top.")
-    fraction = (1 / 3 if loss_problem is None else 0) + (
+    # The history is the student's own data: "the loss fell" earns its third only for a network that
+    # measurably learned something here, so a made-up history beside an untrained model earns nothing.
+    learned = accuracy is not None and accuracy > LEARNED_SOMETHING
+    fraction = (1 / 3 if loss_problem is None and learned else 0) + (
         2 / 3 if accuracy is not None and accuracy > threshold else
         1 / 3 if accuracy is not None and accuracy > threshold - 0.1 else 0)
     _fail(lines, fraction)
+
+
+def _require_convolution(name, has_convolution, builder):
+    """The trained model must be a CNN: a plain linear classifier also passes the accuracy bar."""
+    if not has_convolution:
+        _fail([f"{name} has no convolution layer, so it is not the network that {builder} builds. The training "
+               f"check grades the CNN of this notebook: run the cells in order, from the top, and do not replace "
+               f"{name} after the training cell."])
 
 
 def check_trained_numpy_cnn(model, history, hidden=False):
@@ -941,6 +960,8 @@ def check_trained_numpy_cnn(model, history, hidden=False):
     if not _is_numpy_model(model):
         _fail([f"{name} must be the cnnlab.nn.Sequential trained in the training cell, got a "
                f"{type(model).__name__}. Run the notebook's cells in order, from the top."])
+    _require_convolution(name, any(isinstance(layer, cnn_nn.Conv2d) for layer in _numpy_layers(model)),
+                         "build_numpy_cnn")
     return _check_trained(name, "numpy_history", model, history, hidden, NUMPY_ACCURACY, NUMPY_TEST_DIGITS,
                           lambda: _check_numpy_network(model, name), _numpy_predictions)
 
@@ -956,6 +977,10 @@ def check_trained_torch_cnn(model, history, hidden=False):
     if not _is_torch_model(model):
         _fail([f"{name} must be the torch.nn.Module trained in the training cell, got a "
                f"{type(model).__name__}. Run the notebook's cells in order, from the top."])
+    import torch
+
+    _require_convolution(name, any(isinstance(m, torch.nn.modules.conv._ConvNd) for m in model.modules()),
+                         "build_torch_cnn")
     return _check_trained(name, "torch_history", model, history, hidden, TORCH_ACCURACY, TORCH_TEST_DIGITS,
                           lambda: _check_torch_network(model, name), _torch_predictions)
 

@@ -132,9 +132,11 @@ def rebuild(description, probe_x=None):
     kind = description.get("kind")
     if kind == "cnnlab":
         model = _rebuild_cnnlab(description)
+        check_cost(model, probe.shape[1:])
         _verify(description, lambda: _cnnlab_outputs(model, probe))
     elif kind == "torch":
         model = _rebuild_torch(description)
+        check_cost(model, probe.shape[1:])
         _verify(description, lambda: _torch_outputs(model, probe, description.get("probe_dtype")))
     elif kind == "other":
         raise AssertionError(f"expected a model (a cnnlab.nn.Sequential or a torch.nn.Module), got a "
@@ -142,6 +144,71 @@ def rebuild(description, probe_x=None):
     else:
         _malformed(f"unknown kind {kind!r}")
     return model
+
+
+# --------------------------------------------------------------------------- what running it costs
+
+#: The most work the grader does for one image of a rebuilt network (multiply-accumulates of the
+#: conv and linear layers, window reads of the pooling layers, one per output of the others), and
+#: the most numbers one of its layers may output per image. About 15x and 20x the notebooks'
+#: networks: the grader runs a network on thousands of test digits, so a crafted one (hundreds of
+#: layers of huge pooling windows on a huge padding) could otherwise keep it busy for hours.
+MAX_OPS_PER_IMAGE = 50_000_000
+MAX_ACTIVATION_PER_IMAGE = 250_000
+
+
+def check_cost(model, image_shape):
+    """Refuse a rebuilt network that costs too much per image, before the grader runs it.
+
+    ``model``: a ``cnnlab.nn.Sequential`` or a ``torch.nn.Sequential``; ``image_shape``: ``(C, H, W)``.
+    The shapes are followed layer by layer without computing anything (torch layers run on
+    parameter-free "meta" tensors). Where a layer does not fit its input the count stops: the forward
+    pass fails there too.
+    """
+    shape, ops = (1, *image_shape), 0
+    for i, layer in enumerate(_layers(model)):
+        try:
+            out = _output_shape(layer, shape)
+        except Exception:
+            return
+        outputs = math.prod(out)
+        ops += outputs * _work_per_output(layer)
+        where = f"layer {i} ({_text(repr(layer), 80)})"
+        if outputs > MAX_ACTIVATION_PER_IMAGE:
+            raise AssertionError(f"the grader does not run this network: {where} outputs {outputs:,} numbers per "
+                                 f"image, more than the {MAX_ACTIVATION_PER_IMAGE:,} it computes for a network on "
+                                 "MNIST digits")
+        if ops > MAX_OPS_PER_IMAGE:
+            raise AssertionError(f"the grader does not run this network: up to {where} it needs {ops:,} operations "
+                                 f"per image, more than the {MAX_OPS_PER_IMAGE:,} it spends on a network for MNIST "
+                                 "digits")
+        shape = out
+
+
+def _layers(model):
+    return list(model.layers) if isinstance(model, cnn_nn.Sequential) else list(model.children())
+
+
+def _output_shape(layer, shape):
+    """Shape of ``layer``'s output for an input of ``shape`` (batch of 1), computing nothing."""
+    if isinstance(layer, cnn_nn.Layer):
+        return tuple(layer.output_shape(shape))
+    import torch
+
+    meta = {name: torch.empty(t.shape, dtype=t.dtype, device="meta") for name, t in layer.state_dict().items()}
+    return tuple(torch.func.functional_call(layer, meta, (torch.empty(shape, device="meta"),)).shape)
+
+
+def _work_per_output(layer):
+    """Products (conv, linear) or window reads (pooling) behind one output number; 1 for the rest."""
+    kernel = getattr(layer, "kernel_size", None)
+    kernel = (kernel, kernel) if isinstance(kernel, int) else kernel  # a square 2-D window
+    window = math.prod(_ints(kernel, "kernel_size")) if kernel is not None else 1
+    if hasattr(layer, "in_channels"):  # a convolution: C_in / groups products per kernel tap
+        return window * layer.in_channels // getattr(layer, "groups", 1)
+    if hasattr(layer, "in_features"):
+        return layer.in_features
+    return window
 
 
 # --------------------------------------------------------------------------- checking plain data
