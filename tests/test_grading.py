@@ -494,6 +494,15 @@ STUDENT_MISTAKES = [
     ("conv_output_size", "def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):\n"
                          "    return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1.0\n",
      "must return an int", None, "Likely mistake"),
+    ("zero_pad", "def zero_pad(x, padding):\n    p = padding if np.isscalar(padding) else padding[0]\n"
+                 "    return np.pad(np.asarray(x, float), p)\n", "only the first number of the pair", None, None),
+    ("correlate1d", "def correlate1d(x, w, mode='valid'):\n"
+                    "    x, w = np.asarray(x, float), np.asarray(w, float)\n"
+                    "    if len(w) > len(x):\n        x, w = w, x\n"
+                    "    p = {'valid': (0, 0), 'full': (len(w) - 1,) * 2, 'same': (len(w) // 2, (len(w) - 1) // 2)}[mode]\n"
+                    "    x = np.pad(x, p)\n"
+                    "    return np.array([np.sum(x[i:i + len(w)] * w) for i in range(len(x) - len(w) + 1)])\n",
+     "swapped but not reversed", None, None),
     # a mistake that would have spoiled a part the answer got right is not named
     ("conv_output_size", "def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):\n"
                          "    return (size + 2 * padding - dilation * kernel_size) // stride + 1\n",

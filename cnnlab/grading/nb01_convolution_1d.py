@@ -80,6 +80,9 @@ def _mistakes_1d(reference, wrong_direction, name_of_wrong):
             found.append(Suspect("kernel longer than the signal not swapped",
                                  "when K > N NumPy swaps the two arrays: correlate1d(x, w, mode) is "
                                  "correlate1d(w, x, mode)[::-1]", M.correlate1d_no_swap(x, w, mode)))
+            found.append(Suspect("swapped but not reversed", "swapping x and w reverses a cross-correlation: "
+                                 "correlate1d(x, w, mode) is correlate1d(w, x, mode)[::-1]",
+                                 np.asarray(expected)[::-1]))
         elif mode == "same" and len(w) % 2 == 0:
             found.append(Suspect("extra zero on the wrong side",
                                  "for an even kernel in 'same' mode np.correlate puts the extra zero on "
@@ -101,7 +104,7 @@ def _convolve_mistakes(args, expected):
                          "a cross-correlation: convolution must flip the kernel")(args, expected)
     x, w, mode = args["x"], args["w"], args["mode"]
     found = [s for s in found if s.name not in ("kernel longer than the signal not swapped",
-                                                "extra zero on the wrong side")]
+                                                "swapped but not reversed", "extra zero on the wrong side")]
     if len(w) > len(x):
         found.append(Suspect("flip without the swap for K > N",
                              "convolve1d(x, w) equals correlate1d(x, w[::-1]) only when K <= N; for a "

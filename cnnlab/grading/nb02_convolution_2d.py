@@ -74,6 +74,8 @@ def check_zero_pad(fn, hidden=False):
                     "pad with ((ph, ph), (pw, pw)) instead", np.pad(x, (ph, pw))),
             Suspect("padding counted once", "the result has shape (H + 2*ph, W + 2*pw)",
                     shape_is((x.shape[0] + ph, x.shape[1] + pw))),
+            Suspect("only the first number of the pair used", "padding=(ph, pw): ph for the rows, pw for the "
+                    "columns", np.pad(x, ((ph, ph), (ph, ph)))),
         ]
     return run_check("zero_pad", fn, cases, reference_zero_pad, same_array(dtype="float"), mistakes,
                      hidden=hidden, still_checked=("padding 0", "1x1 images", "pairs with a 0",
