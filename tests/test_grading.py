@@ -503,6 +503,17 @@ STUDENT_MISTAKES = [
                     "    x = np.pad(x, p)\n"
                     "    return np.array([np.sum(x[i:i + len(w)] * w) for i in range(len(x) - len(w) + 1)])\n",
      "swapped but not reversed", None, None),
+    ("max_pool2d_backward", "def max_pool2d_backward(dout, x, kernel_size, stride=None):\n"
+                            "    kh, kw = (kernel_size,) * 2 if np.isscalar(kernel_size) else kernel_size\n"
+                            "    sh, sw = (kh, kw) if stride is None else ((stride,) * 2 if np.isscalar(stride) else stride)\n"
+                            "    dx = np.zeros(x.shape)\n"
+                            "    for i in range(dout.shape[2]):\n"
+                            "        for j in range(dout.shape[3]):\n"
+                            "            win = x[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]\n"
+                            "            top = win == win.max(axis=(2, 3), keepdims=True)\n"
+                            "            dx[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw] += top * dout[:, :, i:i + 1, j:j + 1] "
+                            "/ top.sum(axis=(2, 3), keepdims=True)\n"
+                            "    return dx\n", "gradient shared among tied maxima", 0.75, None),
     # a mistake that would have spoiled a part the answer got right is not named
     ("conv_output_size", "def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):\n"
                          "    return (size + 2 * padding - dilation * kernel_size) // stride + 1\n",

@@ -193,8 +193,9 @@ def numerical_gradient_on_ints(f, x, eps):
     return slopes
 
 
-def max_pool2d_backward_all_ties(dout, x, kernel_size, stride=None):
-    """max-pool backward that sends the gradient to every cell equal to the window's maximum."""
+def max_pool2d_backward_all_ties(dout, x, kernel_size, stride=None, split=False):
+    """max-pool backward that sends the gradient to every cell equal to the window's maximum
+    (``split=True``: shared equally among them)."""
     kh, kw = as_pair(kernel_size, "kernel_size")
     sh, sw = as_pair(stride if stride is not None else kernel_size, "stride")
     dx = np.zeros_like(x, dtype=float)
@@ -203,7 +204,8 @@ def max_pool2d_backward_all_ties(dout, x, kernel_size, stride=None):
         for j in range(w_out):
             window = x[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
             mask = window == window.max(axis=(2, 3), keepdims=True)
-            dx[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw] += mask * dout[:, :, i:i + 1, j:j + 1]
+            share = mask.sum(axis=(2, 3), keepdims=True) if split else 1
+            dx[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw] += mask * dout[:, :, i:i + 1, j:j + 1] / share
     return dx
 
 

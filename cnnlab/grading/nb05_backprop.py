@@ -199,6 +199,9 @@ def check_max_pool2d_backward(fn, hidden=False):
             Suspect("gradient sent to every tied maximum", "when several cells share the maximum, send the "
                     "gradient to one of them (np.argmax picks the first), as the forward pass used one value",
                     M.max_pool2d_backward_all_ties(*a)),
+            Suspect("gradient shared among tied maxima", "the forward pass took one value, so one cell gets "
+                    "the whole gradient: as PyTorch, the first maximum in row-major order (np.argmax)",
+                    M.max_pool2d_backward_all_ties(*a, split=True)),
             M.integer_result(expected),
         ]
     return run_check("max_pool2d_backward", fn, cases, _max_pool_backward, same_array(), mistakes,
