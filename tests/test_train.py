@@ -200,20 +200,6 @@ def test_torch_fit_is_deterministic_on_cpu(small_mnist, one_thread):
     assert torch.are_deterministic_algorithms_enabled() is False  # restored
 
 
-def test_fit_trains_channels_last_on_the_cpu_and_restores_the_usual_layout(small_mnist, one_thread, monkeypatch):
-    x, y = small_mnist[0][:256], small_mnist[1][:256]
-    model = lenet(0)
-    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1]
-    seen = []
-    convs[0].register_forward_pre_hook(lambda module, inputs: seen.append(
-        inputs[0].is_contiguous(memory_format=torch.channels_last)
-        and module.weight.is_contiguous(memory_format=torch.channels_last)))
-    train.fit(model, (x, y), epochs=1, lr=3e-3, batch_size=64, device="cpu", progress=False)
-    assert seen and all(seen)
-    assert all(p.is_contiguous() for p in model.parameters())  # given back as (N, C, H, W) in memory
-    assert not convs[0].weight.is_contiguous(memory_format=torch.channels_last)
-
-
 def test_evaluate_restores_mode_and_matches_hand_computation(small_mnist, one_thread):
     x, y = small_mnist[2][:100], small_mnist[3][:100]
     model = lenet().train()
