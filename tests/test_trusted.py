@@ -458,3 +458,19 @@ def test_kernels_read_the_font_list_built_once_outside(tmp_path):
     assert f"{sandbox.SANDBOX_HOME}/.matplotlib ['{os.path.basename(font_list)}']" in out.stdout
     assert "read-only" in out.stdout
     assert "generated new fontManager" not in out.stdout + out.stderr  # the list was used, not rebuilt
+
+
+def test_what_a_function_prints_while_the_grader_calls_it_is_dropped_unread():
+    """Third red team: 300 MB printed during the grader's call grew the grader to about 1 GB."""
+    from cnnlab.course.trusted import TrustedExecute
+
+    executor = TrustedExecute()
+    executor._in_probe = True
+    outs = []
+    for msg_type, content in (
+        ("stream", {"name": "stdout", "text": "A" * 1_000_000}),
+        ("display_data", {"data": {"text/plain": "B" * 1_000_000}, "metadata": {}}),
+        ("execute_result", {"data": {"text/plain": "C"}, "metadata": {}, "execution_count": 1}),
+    ):
+        assert executor.output(outs, {"msg_type": msg_type, "content": content}, None, 0) is None
+    assert outs == []

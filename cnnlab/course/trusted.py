@@ -278,8 +278,15 @@ class TrustedExecute(Execute):
         """nbclient's output handler, with a byte budget per cell (a flood cannot exhaust the grader)."""
         import json as _json
 
-        if self._in_probe:  # a probe's answer is read (and size-checked) by the grader itself
-            return super().output(outs, msg, display_id, cell_index)
+        if self._in_probe:
+            # Only the probe's answer and an error are read (and size-checked) by the grader itself;
+            # whatever the student's code prints while the grader calls it is dropped unread, so a
+            # function that prints hundreds of MB cannot fill the grader's memory.
+            content = msg.get("content", {})
+            answer = msg.get("msg_type") == "display_data" and remote.MIME in content.get("data", {})
+            if answer or msg.get("msg_type") == "error":
+                return super().output(outs, msg, display_id, cell_index)
+            return None
         used = self._output_bytes.get(cell_index, 0) + len(_json.dumps(msg.get("content", {}), default=str))
         self._output_bytes[cell_index] = used
         if used > self.max_output_bytes:
