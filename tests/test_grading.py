@@ -482,10 +482,10 @@ STUDENT_MISTAKES = [
     ("conv2d", _CONV2D.format(dtype="x.dtype", bias=" + (0 if bias is None else bias)"),
      "integer truncation", None, None),
     ("conv2d", _CONV2D.format(dtype="float", bias=""), "forgot the bias", 0.5, None),
-    ("conv2d_backward", _BACKWARD.format(result="dx, dw, dout.mean(axis=(0, 2, 3))"), "dbias averaged", 2 / 3, None),
+    ("conv2d_backward", _BACKWARD.format(result="dx, dw, dout.mean(axis=(0, 2, 3))"), "dbias averaged", 0.8, None),
     ("conv2d_backward", _BACKWARD.format(result="dw, dx, dout.sum(axis=(0, 2, 3))"), "wrong order", None, None),
     ("conv2d_backward", _BACKWARD.format(result="dx, dw / len(x), dout.sum(axis=(0, 2, 3))"),
-     "divided by the batch size", 2 / 3, None),
+     "divided by the batch size", 0.6, None),
     ("zero_pad", "def zero_pad(image, pad):\n    return np.pad(image, pad)\n", "parameters were renamed", 0, None),
     # right values, wrong type: say so, and name no mistake the student did not make
     ("zero_pad", "def zero_pad(x, padding):\n    p = (padding, padding) if np.isscalar(padding) else padding\n"

@@ -356,5 +356,8 @@ def test_networks_that_would_keep_the_grader_busy_are_refused_before_running():
             continue
         with pytest.raises(AssertionError, match="the grader does not run this network"):  # refused before _verify runs it
             T.rebuild(description, probe)
-    for fine in (numpy_solution(), torch_solution()):
+    wide = torch.nn.Sequential(torch.nn.Conv2d(1, 64, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                               torch.nn.Conv2d(64, 128, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                               torch.nn.Flatten(), torch.nn.Linear(128 * 7 * 7, 10))   # 41.5 million per image
+    for fine in (numpy_solution(), torch_solution(), wide):
         T.check_cost(fine, (1, 28, 28))
