@@ -293,7 +293,7 @@ def cached_grading_copy(package_dir, assignment, grading):
     return _COPIES[key]
 
 
-_FONT_LISTS = {}
+_FONT_LIST = {}  # "path": the file, or None when it could not be built
 
 
 def cached_font_list():
@@ -305,8 +305,7 @@ def cached_font_list():
     the file is bound read-only into every sandbox. Should the kernel still find it stale, matplotlib
     simply builds a new one in the kernel's own HOME.
     """
-    key = sys.executable
-    if key not in _FONT_LISTS or (_FONT_LISTS[key] and not os.path.isfile(_FONT_LISTS[key])):
+    if "path" not in _FONT_LIST or (_FONT_LIST["path"] and not os.path.isfile(_FONT_LIST["path"])):
         import atexit
         import glob
 
@@ -330,8 +329,8 @@ def cached_font_list():
             found = glob.glob(os.path.join(root, "fontlist-v*.json"))
         except (OSError, subprocess.SubprocessError):
             found = []
-        _FONT_LISTS[key] = found[0] if found else None
-    return _FONT_LISTS[key]
+        _FONT_LIST["path"] = found[0] if found else None
+    return _FONT_LIST["path"]
 
 
 def jail_command(bwrap_cmd, cgroup_name, limits):

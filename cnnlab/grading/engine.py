@@ -336,20 +336,20 @@ class Case:
         return f"Case({self.group!r}, {sorted(self.args)})"
 
 
-def _ruled_out(suspect_name, passed, mistakes):
-    """True when a case the answer got right would have come out wrong with this mistake.
+def _ruled_out(passed, mistakes):
+    """Names of the mistakes that would have spoiled a case the answer got right.
 
     Only mistakes with a concrete output count: a test such as "any integer array" says nothing about
     what the mistake gives on another case.
     """
+    names = set()
     for case, expected in passed:
         try:
-            if any(s.name == suspect_name and not callable(s.output) and not _matches(expected, s)
-                   for s in mistakes(case.args, expected)):
-                return True
+            names |= {s.name for s in mistakes(case.args, expected)
+                      if not callable(s.output) and not _matches(expected, s)}
         except Exception:  # a mistake that cannot be reproduced on that case rules nothing out
             continue
-    return False
+    return names
 
 
 def _explain(name, case, mismatch, mistakes, expected, passed=()):
@@ -364,16 +364,17 @@ def _explain(name, case, mismatch, mistakes, expected, passed=()):
     # Only a wrong *value* can point at a known mistake: when the values are right and only the type
     # or dtype is not, every suspect that "matches" would name a mistake the student did not make.
     if mistakes is not None and mismatch.received is not None and not _same_value(mismatch.received, expected):
-        seen = set()
+        found = {}
         for suspect in mistakes(case.args, expected):
             try:
                 # a mistake that gives the right answer on this input (a flipped symmetric kernel) explains nothing
                 hit = _matches(mismatch.received, suspect) and not _matches(expected, suspect)
             except Exception:  # a mistake that cannot be reproduced here says nothing
                 hit = False
-            if hit and suspect.name not in seen and not _ruled_out(suspect.name, passed, mistakes):
-                seen.add(suspect.name)
-                hints.append(f"{suspect.name}: {suspect.hint}")
+            if hit:
+                found.setdefault(suspect.name, suspect.hint)
+        ruled_out = _ruled_out(passed, mistakes) if found else set()
+        hints += [f"{name}: {hint}" for name, hint in found.items() if name not in ruled_out]
     if hints:
         lines.append("Likely mistake: " + "; ".join(hints))
     return "\n".join(lines)

@@ -136,11 +136,6 @@ def _is_numpy_model(obj):
     return isinstance(obj, (cnn_nn.Sequential, cnn_nn.Layer))
 
 
-def _numpy_layers(model):
-    """The layers of a cnnlab.nn model (a single layer is its own list)."""
-    return list(model.layers) if isinstance(model, cnn_nn.Sequential) else [model]
-
-
 def _is_torch_model(obj):
     import sys
 
@@ -960,7 +955,7 @@ def check_trained_numpy_cnn(model, history, hidden=False):
     if not _is_numpy_model(model):
         _fail([f"{name} must be the cnnlab.nn.Sequential trained in the training cell, got a "
                f"{type(model).__name__}. Run the notebook's cells in order, from the top."])
-    _require_convolution(name, any(isinstance(layer, cnn_nn.Conv2d) for layer in _numpy_layers(model)),
+    _require_convolution(name, any(isinstance(layer, cnn_nn.Conv2d) for layer in getattr(model, "layers", [model])),
                          "build_numpy_cnn")
     return _check_trained(name, "numpy_history", model, history, hidden, NUMPY_ACCURACY, NUMPY_TEST_DIGITS,
                           lambda: _check_numpy_network(model, name), _numpy_predictions)
