@@ -486,6 +486,9 @@ STUDENT_MISTAKES = [
     ("conv2d_backward", _BACKWARD.format(result="dw, dx, dout.sum(axis=(0, 2, 3))"), "wrong order", None, None),
     ("conv2d_backward", _BACKWARD.format(result="dx, dw / len(x), dout.sum(axis=(0, 2, 3))"),
      "divided by the batch size", 0.6, None),
+    # a student who wants points without work: zeros for dx and dweight, the one-line dbias
+    ("conv2d_backward", _BACKWARD.format(result="np.zeros(x.shape), np.zeros(weight.shape), dout.sum(axis=(0, 2, 3))"),
+     "dx is wrong", 0, None),
     ("zero_pad", "def zero_pad(image, pad):\n    return np.pad(image, pad)\n", "parameters were renamed", 0, None),
     # right values, wrong type: say so, and name no mistake the student did not make
     ("zero_pad", "def zero_pad(x, padding):\n    p = (padding, padding) if np.isscalar(padding) else padding\n"
